@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Builds everything that is built from this repository, skipping what is up to date:
+# native addon, BPF object, TypeScript, shipped stacks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+newer_than() { # newer_than OUTPUT INPUT...: true if OUTPUT is missing or older than an input
+  local out=$1; shift
+  [[ ! -e $out ]] && return 0
+  [[ -n $(find "$@" -newer "$out" -type f 2>/dev/null | head -n 1) ]]
+}
+
+if newer_than build/Release/msh_native.node native/src binding.gyp; then
+  echo "msh build: native addon"
+  npx node-gyp rebuild --silent
+fi
+if newer_than build/bpf/msh_steer.bpf.o native/bpf; then
+  echo "msh build: XDP program"
+  mkdir -p build/bpf
+  clang -O2 -g -target bpf -I/usr/include/x86_64-linux-gnu -Wall \
+    -c native/bpf/msh_steer.bpf.c -o build/bpf/msh_steer.bpf.o
+fi
+if newer_than dist/.stamp host/src bench tsconfig.json; then
+  echo "msh build: TypeScript"
+  npx tsc -p tsconfig.json
+  touch dist/.stamp
+fi
+if newer_than build/stacks/.stamp stacks guest-sdk/assembly guest-sdk/transform wit dist/.stamp; then
+  echo "msh build: stacks"
+  node bin/msh.js build-all
+  mkdir -p build/stacks && touch build/stacks/.stamp
+fi

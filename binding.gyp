@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "msh_native",
-      "sources": ["<!@(ls -1 native/src/*.cc native/src/backends/*.cc 2>/dev/null)"],
+      "sources": ["<!@(find native/src -name *.cc)"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native/src"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
       "cflags_cc": ["-std=c++20", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fno-exceptions"],

@@ -12,7 +12,11 @@ newer_than() { # newer_than OUTPUT INPUT...: true if OUTPUT is missing or older 
 
 if newer_than build/Release/msh_native.node native/src binding.gyp; then
   echo "msh build: native addon"
-  npx node-gyp rebuild --silent
+  # node-gyp ships with npm; build against the headers that come with this Node
+  # (no download: the machine has no network beyond the package registries).
+  node_gyp="$(npm root -g)/npm/node_modules/node-gyp/bin/node-gyp.js"
+  nodedir=$(node -p "require('path').resolve(process.execPath, '../..')")
+  node "$node_gyp" rebuild --silent --nodedir="$nodedir"
 fi
 if newer_than build/bpf/msh_steer.bpf.o native/bpf; then
   echo "msh build: XDP program"

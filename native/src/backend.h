@@ -1,0 +1,65 @@
+// The seam between a link's packet I/O and the rest of the native data path.
+//
+// A Link (one interface, or the in-process switch) owns one Backend, one Classifier
+// (the 3-tuple table) and the stack Ports. The Link keeps the classifier authoritative;
+// the backend mirrors ownership into whatever steers packets (XDP map, nft set, ...)
+// through on_claim/on_release, and moves frames for one port at a time.
+//
+// Threading contract: receive/transmit/wait for port P are called only from P's stack
+// worker thread (one thread per port), concurrently with calls for other ports. Ownership
+// and port add/remove calls come from the main thread. Backends lock what they share
+// (e.g. an AF_XDP fill ring shared by all sockets of one queue).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+
+namespace msh {
+
+enum class L4Proto : uint8_t { TCP = 6, UDP = 17 };
+
+// One 3-tuple. IPv4 addresses are stored IPv4-mapped (::ffff:a.b.c.d) so one key type
+// serves both families.
+struct TupleKey {
+  uint8_t proto;      // L4Proto value
+  uint8_t addr[16];   // network byte order
+  uint16_t port;      // host byte order
+  bool is_v4() const;
+};
+
+struct FrameRef {
+  const uint8_t* data;
+  uint32_t len;
+};
+
+// Receives one frame; returns false to stop the batch (e.g. guest RX ring full), in which
+// case the backend keeps that frame for the next receive call.
+using FrameSink = std::function<bool(const uint8_t* data, uint32_t len)>;
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const char* name() const = 0;
+
+  // Port lifecycle (main thread). Return 0 or a negative errno; set an error message
+  // through msh::set_error (errors.h) when failing.
+  virtual int on_port_added(uint32_t port) { return 0; }
+  virtual void on_port_removed(uint32_t port) {}
+  // Ownership mirror (main thread), called after the classifier accepted the change.
+  virtual int on_claim(uint32_t port, const TupleKey& key) { return 0; }
+  virtual void on_release(uint32_t port, const TupleKey& key) {}
+
+  // Data path (the port's worker thread). Hands at most `max` frames for `port` to
+  // `sink`; returns how many were handed over and accepted.
+  virtual uint32_t receive(uint32_t port, uint32_t max, const FrameSink& sink) = 0;
+  // Sends frames the classifier has already validated as coming from `port`. Returns
+  // how many were queued; the rest are counted as dropped by the caller.
+  virtual uint32_t transmit(uint32_t port, const FrameRef* frames, uint32_t n) = 0;
+  // Blocks until `port` may have frames to receive or `timeout_ms` passed (0: poll).
+  // Returns >0 if frames may be ready, 0 on timeout, negative errno on error.
+  virtual int wait(uint32_t port, int timeout_ms) = 0;
+  // Wakes a thread blocked in wait(port) (used for shutdown).
+  virtual void wake(uint32_t port) = 0;
+};
+
+}  // namespace msh

@@ -1,0 +1,121 @@
+// AF_XDP backend: one Linux interface, steered by the msh_steer XDP program.
+//
+// Shape (per interface):
+//   - one XDP program (native/bpf/msh_steer.bpf.c) attached through a bpf_link, so it
+//     goes away with the process, even on SIGKILL;
+//   - per RX queue: one UMEM (frames_per_queue x 4 KiB) with its fill/completion rings
+//     and a free list, shared by every socket bound to that queue (lock: Umem::mu);
+//   - per (port, RX queue): one XSK socket with its own RX and TX ring; its fd sits in
+//     the `xsks` XSKMAP at slot port_slot * nqueues + queue;
+//   - `tuples` hash map {proto, dst addr, dst port} -> port_slot * nqueues, mirrored
+//     from the classifier by on_claim/on_release.
+// An owned tuple whose socket is missing is dropped by the program, never passed to
+// the kernel (which would answer with RST / ICMP unreachable).
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "backend.h"
+
+struct bpf_object;
+struct xsk_umem;
+
+namespace msh {
+
+struct XdpOptions {
+  std::string ifname;
+  // Path of the compiled msh_steer.bpf.o.
+  std::string bpf_object;
+  // "auto": native (driver) mode, generic (SKB) mode if native fails.
+  enum class Mode { Auto, Native, Generic } mode = Mode::Auto;
+  // UMEM frames per RX queue (4 KiB each). Copy mode returns TX frames only when the
+  // peer frees the skb: fewer than ~16384 starves the fill ring under load.
+  uint32_t frames_per_queue = 16384;
+  // Ports that can have sockets at once (sizes the XSKMAP).
+  uint32_t max_ports = 256;
+  // Entries of the tuple map.
+  uint32_t max_tuples = 65536;
+};
+
+// Counters of the whole interface, summed over CPUs and sockets.
+struct XdpStats {
+  // From the XDP program (enum msh_steer_counter).
+  uint64_t prog_pass = 0, prog_redirect = 0, prog_drop_no_socket = 0, prog_parse_error = 0,
+           prog_frag_redirect = 0, prog_frag_pass = 0;
+  // From the sockets (XDP_STATISTICS, summed over live sockets).
+  uint64_t xsk_rx_dropped = 0, xsk_rx_ring_full = 0, xsk_fill_ring_empty = 0,
+           xsk_rx_invalid = 0, xsk_tx_invalid = 0;
+  // From the backend.
+  uint64_t rx_frames = 0, tx_frames = 0, tx_no_frame = 0, tx_too_long = 0,
+           tx_kick_errors = 0;
+};
+
+class XdpBackend final : public Backend {
+ public:
+  // Loads and attaches the program. On failure returns nullptr with the reason set
+  // through msh::set_error.
+  static std::unique_ptr<XdpBackend> create(const XdpOptions& opts);
+  ~XdpBackend() override;
+
+  const char* name() const override { return "af_xdp"; }
+  int on_port_added(uint32_t port) override;
+  void on_port_removed(uint32_t port) override;
+  int on_claim(uint32_t port, const TupleKey& key) override;
+  void on_release(uint32_t port, const TupleKey& key) override;
+  uint32_t receive(uint32_t port, uint32_t max, const FrameSink& sink) override;
+  uint32_t transmit(uint32_t port, const FrameRef* frames, uint32_t n) override;
+  int wait(uint32_t port, int timeout_ms) override;
+  void wake(uint32_t port) override;
+
+  // "native" or "generic": the XDP mode the program is attached in.
+  const char* mode() const { return native_ ? "native" : "generic"; }
+  uint32_t queues() const { return nqueues_; }
+  int ifindex() const { return ifindex_; }
+  const std::string& ifname() const { return ifname_; }
+  // "zerocopy", "copy", or "none" before the first socket exists.
+  const char* bind_mode() const;
+  XdpStats stats() const;
+
+  struct Umem;
+  struct Sock;
+  struct Port;
+
+ private:
+  XdpBackend() = default;
+  int setup_umems();
+  void teardown_umems();
+  std::shared_ptr<Port> get(uint32_t port) const;
+  void destroy_port(Port& p);
+  void flush_frags(uint32_t xsk_base);
+
+  std::string ifname_;
+  int ifindex_ = 0;
+  uint32_t nqueues_ = 1;
+  uint32_t frames_per_queue_ = 0;
+  uint32_t max_ports_ = 0;
+  bool native_ = false;
+  bpf_object* obj_ = nullptr;
+  int link_fd_ = -1;
+  int xsks_fd_ = -1, tuples_fd_ = -1, frags_fd_ = -1, counters_fd_ = -1;
+
+  // Main-thread state: UMEMs (created with the first port, freed with the last),
+  // slot allocation.
+  std::vector<std::unique_ptr<Umem>> umems_;
+  std::vector<bool> slot_used_;
+  int zero_copy_ = -1;  // -1 unknown, 0 copy, 1 zero-copy
+
+  // Port table: read by worker threads (get), written by the main thread.
+  mutable std::mutex ports_mu_;
+  std::map<uint32_t, std::shared_ptr<Port>> ports_;
+
+  // Counters of ports already removed, folded into stats().
+  std::atomic<uint64_t> gone_rx_{0}, gone_tx_{0}, gone_tx_no_frame_{0}, gone_tx_too_long_{0},
+      gone_kick_err_{0};
+};
+
+}  // namespace msh

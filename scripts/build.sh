@@ -31,6 +31,6 @@ if newer_than dist/.stamp host/src bench tsconfig.json; then
 fi
 if newer_than build/stacks/.stamp stacks guest-sdk/assembly guest-sdk/transform wit dist/.stamp; then
   echo "msh build: stacks"
-  node bin/msh.js build-all
+  node bin/msh.js build --shipped
   mkdir -p build/stacks && touch build/stacks/.stamp
 fi

@@ -28,10 +28,6 @@
 
 #include "msh_steer.h"
 
-/* Set by the loader before load (.rodata): number of RX queues covered by sockets.
- * A frame from a queue >= this has no socket and, when owned, is dropped. */
-const volatile __u32 msh_nqueues = 1;
-
 /* Sizes are placeholders: the loader sets max_entries before load. */
 struct {
   __uint(type, BPF_MAP_TYPE_XSKMAP);
@@ -94,7 +90,7 @@ static __always_inline int parse_error(void) {
  * socket does not exist (bpf_redirect_map returns the fallback action then). */
 static __always_inline int to_socket(struct xdp_md *ctx, const struct msh_tuple_val *val) {
   __u32 q = ctx->rx_queue_index;
-  if (q >= msh_nqueues) {
+  if (q >= val->nqueues) {
     count(MSH_CNT_DROP_NO_SOCKET);
     return XDP_DROP;
   }

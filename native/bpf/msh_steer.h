@@ -19,10 +19,12 @@ struct msh_tuple_key {
   __u8 pad;   /* 0 */
 };
 
-/* Value of `tuples`: the XSKMAP slot of the owning port's socket on RX queue 0. The
- * port's socket on queue q sits at xsk_base + q. */
+/* Value of `tuples` (and of `frags`): where the owning port's sockets are. The port's
+ * socket for RX queue q sits in the XSKMAP at xsk_base + q, for q < nqueues; a frame
+ * from a queue without a socket is dropped. */
 struct msh_tuple_val {
   __u32 xsk_base;
+  __u32 nqueues;
 };
 
 /* Key of the `frags` LRU map: one IP datagram being fragmented. Learnt from a first

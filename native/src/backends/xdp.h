@@ -12,6 +12,7 @@
 // An owned tuple whose socket is missing is dropped by the program, never passed to
 // the kernel (which would answer with RST / ICMP unreachable).
 #pragma once
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -37,7 +38,7 @@ struct XdpOptions {
   // peer frees the skb: fewer than ~16384 starves the fill ring under load.
   uint32_t frames_per_queue = 16384;
   // Ports that can have sockets at once (sizes the XSKMAP).
-  uint32_t max_ports = 256;
+  uint32_t max_ports = 1024;
   // Entries of the tuple map.
   uint32_t max_tuples = 65536;
 };
@@ -55,6 +56,10 @@ struct XdpStats {
            tx_kick_errors = 0;
 };
 
+// The largest frame (Ethernet header included) a UMEM frame can receive in copy mode:
+// the kernel keeps XDP_PACKET_HEADROOM (256) bytes in front of the data.
+constexpr uint32_t kXdpMaxFrame = 4096 - 256;
+
 class XdpBackend final : public Backend {
  public:
   // Loads and attaches the program. On failure returns nullptr with the reason set
@@ -63,14 +68,23 @@ class XdpBackend final : public Backend {
   ~XdpBackend() override;
 
   const char* name() const override { return "af_xdp"; }
+  int attach(const LinkContext& ctx) override;
   int on_port_added(uint32_t port) override;
   void on_port_removed(uint32_t port) override;
   int on_claim(uint32_t port, const TupleKey& key) override;
   void on_release(uint32_t port, const TupleKey& key) override;
   uint32_t receive(uint32_t port, uint32_t max, const FrameSink& sink) override;
+  // Lent frames point into the UMEM; they stay on the sockets' RX rings until released.
+  bool supports_rx_peek() const override { return true; }
+  uint32_t rx_peek(uint32_t port, FrameRef* out, uint32_t max) override;
+  void rx_release(uint32_t port, uint32_t n) override;
   uint32_t transmit(uint32_t port, const FrameRef* frames, uint32_t n) override;
   int wait(uint32_t port, int timeout_ms) override;
   void wake(uint32_t port) override;
+  // Link scope: the program's counters, the sockets' XDP_STATISTICS and the backend's
+  // TX troubles; port scope: the port's share of the last two.
+  size_t extra_counters(uint32_t port, const char** names, uint64_t* values,
+                        size_t max) override;
 
   // "native" or "generic": the XDP mode the program is attached in.
   const char* mode() const { return native_ ? "native" : "generic"; }
@@ -80,6 +94,8 @@ class XdpBackend final : public Backend {
   // "zerocopy", "copy", or "none" before the first socket exists.
   const char* bind_mode() const;
   XdpStats stats() const;
+  // One port's share of the socket and backend counters (false: no such port).
+  bool port_stats(uint32_t port, XdpStats* out) const;
 
   struct Umem;
   struct Sock;
@@ -92,6 +108,7 @@ class XdpBackend final : public Backend {
   std::shared_ptr<Port> get(uint32_t port) const;
   void destroy_port(Port& p);
   void flush_frags(uint32_t xsk_base);
+  static void add_port_stats(const Port& p, XdpStats* st);
 
   std::string ifname_;
   int ifindex_ = 0;
@@ -107,6 +124,8 @@ class XdpBackend final : public Backend {
   // slot allocation.
   std::vector<std::unique_ptr<Umem>> umems_;
   std::vector<bool> slot_used_;
+  // Owner port of every tuple in the `tuples` map, keyed by its msh_tuple_key bytes.
+  std::map<std::array<uint8_t, 20>, uint32_t> owners_;
   int zero_copy_ = -1;  // -1 unknown, 0 copy, 1 zero-copy
 
   // Port table: read by worker threads (get), written by the main thread.

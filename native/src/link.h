@@ -1,0 +1,97 @@
+// A Link: one backend (interface or in-process switch), its classifier and its ports.
+// Port 0 is the kernel port (frames nobody owns). Control calls (add/remove port,
+// claim/release, pcap) come from the main thread and are serialized; data calls
+// (rx_to_guest, tx_from_guest, wait) come from each port's worker thread.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "backend.h"
+#include "classifier.h"
+#include "counters.h"
+#include "guest_ring.h"
+#include "pcap.h"
+
+namespace msh {
+
+struct Port {
+  enum State : uint32_t { kFree = 0, kActive = 1, kRemoving = 2 };
+  uint32_t id = 0;
+  std::atomic<uint32_t> state{kFree};
+  std::atomic<uint32_t> inflight{0};  // data calls currently running on this port
+  PortCounters counters;
+  // pcap: pcap_on is read once per batch without the lock; the writer is used under
+  // pcap_mu (set_pcap may replace it from the main thread at any time).
+  std::atomic<bool> pcap_on{false};
+  std::mutex pcap_mu;
+  std::unique_ptr<PcapWriter> pcap;
+};
+
+class Link {
+ public:
+  Link(const uint8_t mac[6], uint32_t mtu);
+  ~Link();
+  Link(const Link&) = delete;
+  Link& operator=(const Link&) = delete;
+
+  // Installs the backend and calls its attach(). Once, before anything else.
+  int attach_backend(std::unique_ptr<Backend> be);
+
+  Backend& backend() { return *backend_; }
+  Classifier& classifier() { return classifier_; }
+  LinkCounters& counters() { return counters_; }
+  const uint8_t* mac() const { return mac_; }
+  uint32_t mtu() const { return mtu_; }
+
+  // --- control (main thread) --- 0 or negative errno with an error message set.
+  int add_port(uint32_t* id);
+  int remove_port(uint32_t id);
+  int claim(uint32_t port, const TupleKey& key);
+  int release(uint32_t port, const TupleKey& key);
+  int set_pcap(uint32_t port, const char* path);  // nullptr closes
+  // Stops everything: marks all ports removed, wakes waiters, waits for data calls.
+  void shutdown();
+
+  // Port for reading counters (any thread); nullptr if the id was never a port.
+  Port* port_for_stats(uint32_t id) const;
+  bool port_active(uint32_t id) const;
+
+  // --- data (the port's worker thread) ---
+  // Frames published to the guest RX ring (>= 0), or a negative ring/port error.
+  int rx_to_guest(uint32_t port, const GuestMemory& m, uint32_t ring_off, uint32_t max);
+  // Frames taken off the guest TX ring (>= 0), or a negative ring/port error.
+  int tx_from_guest(uint32_t port, const GuestMemory& m, uint32_t ring_off, uint32_t max);
+  int wait(uint32_t port, int timeout_ms);
+  void wake(uint32_t port);
+
+  // Holds a port active for the duration of one data call.
+  class PortRef {
+   public:
+    PortRef(Link& l, uint32_t id);
+    ~PortRef();
+    explicit operator bool() const { return p_ != nullptr; }
+    Port* operator->() const { return p_; }
+    Port& operator*() const { return *p_; }
+
+   private:
+    Port* p_ = nullptr;
+  };
+
+ private:
+  void retire_port_locked(Port& p);
+
+  uint8_t mac_[6];
+  uint32_t mtu_;
+  std::unique_ptr<Backend> backend_;
+  Classifier classifier_;
+  LinkCounters counters_;
+  std::mutex ctl_mu_;
+  uint32_t next_port_ = 1;
+  std::unique_ptr<Port> port_store_[kMaxPorts];  // owned here, never freed before ~Link
+  std::atomic<Port*> ports_[kMaxPorts] = {};
+};
+
+}  // namespace msh

@@ -33,3 +33,6 @@ if [[ ! -d node_modules || package-lock.json -nt node_modules/.package-lock.json
 fi
 
 bash scripts/build.sh
+
+# `npx msh` inside this checkout: npx finds commands in node_modules/.bin.
+ln -sfn ../../bin/msh.js node_modules/.bin/msh

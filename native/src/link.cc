@@ -1,0 +1,204 @@
+#include "link.h"
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include "errors.h"
+
+namespace msh {
+
+Link::Link(const uint8_t mac[6], uint32_t mtu) : mtu_(mtu) {
+  std::memcpy(mac_, mac, 6);
+  // Port 0, the kernel: always present, owns no tuple.
+  port_store_[0] = std::make_unique<Port>();
+  port_store_[0]->id = 0;
+  port_store_[0]->state.store(Port::kActive);
+  ports_[0].store(port_store_[0].get(), std::memory_order_release);
+}
+
+Link::~Link() {
+  shutdown();
+  // The backend goes first: it may run threads that use the classifier and counters.
+  backend_.reset();
+}
+
+int Link::attach_backend(std::unique_ptr<Backend> be) {
+  LinkContext ctx{&classifier_, &counters_, mac_, mtu_};
+  const int rc = be->attach(ctx);
+  if (rc < 0) return rc;
+  backend_ = std::move(be);
+  return 0;
+}
+
+Port* Link::port_for_stats(uint32_t id) const {
+  return id < kMaxPorts ? ports_[id].load(std::memory_order_acquire) : nullptr;
+}
+
+bool Link::port_active(uint32_t id) const {
+  Port* p = port_for_stats(id);
+  return p && p->state.load(std::memory_order_acquire) == Port::kActive;
+}
+
+Link::PortRef::PortRef(Link& l, uint32_t id) {
+  if (id >= kMaxPorts) return;
+  Port* p = l.ports_[id].load(std::memory_order_acquire);
+  if (!p) return;
+  p->inflight.fetch_add(1, std::memory_order_seq_cst);
+  if (p->state.load(std::memory_order_seq_cst) != Port::kActive) {
+    p->inflight.fetch_sub(1, std::memory_order_release);
+    return;
+  }
+  p_ = p;
+}
+
+Link::PortRef::~PortRef() {
+  if (p_) p_->inflight.fetch_sub(1, std::memory_order_release);
+}
+
+int Link::add_port(uint32_t* id) {
+  std::lock_guard<std::mutex> lk(ctl_mu_);
+  if (!backend_) {
+    set_errno_error(EINVAL, "", "link has no backend");
+    return -EINVAL;
+  }
+  // Round-robin over ids so a removed port's id is not reused at once.
+  for (uint32_t i = 0; i < kMaxPorts - 1; ++i) {
+    const uint32_t cand = next_port_;
+    next_port_ = next_port_ + 1 >= kMaxPorts ? 1 : next_port_ + 1;
+    if (!port_store_[cand]) {
+      port_store_[cand] = std::make_unique<Port>();
+      port_store_[cand]->id = cand;
+      ports_[cand].store(port_store_[cand].get(), std::memory_order_release);
+    }
+    Port& p = *port_store_[cand];
+    if (p.state.load() != Port::kFree) continue;
+    const int rc = backend_->on_port_added(cand);
+    if (rc < 0) return rc;
+    p.counters.reset();
+    p.state.store(Port::kActive, std::memory_order_seq_cst);
+    *id = cand;
+    return 0;
+  }
+  set_errno_error(ENOSPC, "", "link has no free port (max %u)", kMaxPorts - 1);
+  return -ENOSPC;
+}
+
+void Link::retire_port_locked(Port& p) {
+  p.state.store(Port::kRemoving, std::memory_order_seq_cst);
+  // Unblock a worker waiting on this port, then wait until no data call is running.
+  if (backend_) backend_->wake(p.id);
+  while (p.inflight.load(std::memory_order_seq_cst) != 0) {
+    if (backend_) backend_->wake(p.id);
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  for (const TupleKey& k : classifier_.release_all(p.id))
+    if (backend_) backend_->on_release(p.id, k);
+  if (backend_) backend_->on_port_removed(p.id);
+  {
+    std::lock_guard<std::mutex> lk(p.pcap_mu);
+    p.pcap_on.store(false);
+    p.pcap.reset();
+  }
+}
+
+int Link::remove_port(uint32_t id) {
+  std::lock_guard<std::mutex> lk(ctl_mu_);
+  if (id == kKernelPort || id >= kMaxPorts || !port_store_[id] ||
+      port_store_[id]->state.load() != Port::kActive) {
+    set_errno_error(ENOENT, "", "port %u does not exist%s", id,
+                    id == kKernelPort ? " (port 0 is the kernel and cannot be removed)" : "");
+    return -ENOENT;
+  }
+  Port& p = *port_store_[id];
+  retire_port_locked(p);
+  p.state.store(Port::kFree, std::memory_order_seq_cst);
+  return 0;
+}
+
+void Link::shutdown() {
+  std::lock_guard<std::mutex> lk(ctl_mu_);
+  for (uint32_t i = 0; i < kMaxPorts; ++i) {
+    if (!port_store_[i]) continue;
+    Port& p = *port_store_[i];
+    if (p.state.load() == Port::kActive) retire_port_locked(p);
+  }
+}
+
+int Link::claim(uint32_t port, const TupleKey& key) {
+  std::lock_guard<std::mutex> lk(ctl_mu_);
+  char t[80];
+  format_tuple(key, t, sizeof t);
+  if (port == kKernelPort || !port_active(port)) {
+    set_errno_error(ENOENT, "", "cannot claim %s: port %u does not exist", t, port);
+    return -ENOENT;
+  }
+  uint32_t owner = 0;
+  int rc = classifier_.claim(port, key, &owner);
+  if (rc == -EADDRINUSE) {
+    set_errno_error(EADDRINUSE, "", "%s is already owned by port %u", t, owner);
+    return rc;
+  }
+  if (rc < 0) {
+    set_errno_error(-rc, "", "cannot claim %s: invalid tuple", t);
+    return rc;
+  }
+  if (owner == port) return 0;  // already ours
+  rc = backend_->on_claim(port, key);
+  if (rc < 0) {
+    classifier_.release(port, key);
+    return rc;  // backend set the message
+  }
+  return 0;
+}
+
+int Link::release(uint32_t port, const TupleKey& key) {
+  std::lock_guard<std::mutex> lk(ctl_mu_);
+  char t[80];
+  format_tuple(key, t, sizeof t);
+  uint32_t owner = 0;
+  const int rc = classifier_.release(port, key, &owner);
+  if (rc == -ENOENT) {
+    set_errno_error(ENOENT, "", "%s is not owned by any port", t);
+    return rc;
+  }
+  if (rc == -EPERM) {
+    set_errno_error(EPERM, "", "%s is owned by port %u, not port %u", t, owner, port);
+    return rc;
+  }
+  backend_->on_release(port, key);
+  return 0;
+}
+
+int Link::set_pcap(uint32_t id, const char* path) {
+  std::lock_guard<std::mutex> lk(ctl_mu_);
+  if (!port_active(id)) {
+    set_errno_error(ENOENT, "", "port %u does not exist", id);
+    return -ENOENT;
+  }
+  Port& p = *port_store_[id];
+  std::unique_ptr<PcapWriter> w;
+  if (path) {
+    w = PcapWriter::open(path);
+    if (!w) return -last_error().err;
+  }
+  std::lock_guard<std::mutex> plk(p.pcap_mu);
+  p.pcap = std::move(w);
+  p.pcap_on.store(p.pcap != nullptr, std::memory_order_relaxed);
+  return 0;
+}
+
+int Link::wait(uint32_t port_id, int timeout_ms) {
+  PortRef port(*this, port_id);
+  if (!port) {
+    set_errno_error(ENOENT, "", "port %u does not exist or is being removed", port_id);
+    return -ENOENT;
+  }
+  return backend_->wait(port_id, timeout_ms);
+}
+
+void Link::wake(uint32_t port_id) {
+  if (port_for_stats(port_id) && backend_) backend_->wake(port_id);
+}
+
+}  // namespace msh

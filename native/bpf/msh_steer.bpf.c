@@ -36,8 +36,10 @@ struct {
   __type(value, __u32);
 } xsks SEC(".maps");
 
+/* Not preallocated: the loader sizes it for many tuples, most links own a few. */
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
   __uint(max_entries, 1);
   __type(key, struct msh_tuple_key);
   __type(value, struct msh_tuple_val);
@@ -99,20 +101,6 @@ static __always_inline int to_socket(struct xdp_md *ctx, const struct msh_tuple_
   return act;
 }
 
-static __always_inline struct msh_tuple_val *lookup_tuple(struct msh_tuple_key *key) {
-  struct msh_tuple_val *val = bpf_map_lookup_elem(&tuples, key);
-  if (val) return val;
-  /* Wildcard owner of the port: the family's unspecified address. */
-  int v4 = key->addr[10] == 0xff && key->addr[11] == 0xff && key->addr[0] == 0 &&
-           key->addr[8] == 0;
-  __builtin_memset(key->addr, 0, 16);
-  if (v4) {
-    key->addr[10] = 0xff;
-    key->addr[11] = 0xff;
-  }
-  return bpf_map_lookup_elem(&tuples, key);
-}
-
 /* Destination port of the TCP/UDP header at l4 (network order), or -1 if truncated. */
 static __always_inline int dst_port(void *l4, void *end, __be16 *port) {
   /* Both headers start with source port, destination port. */
@@ -158,7 +146,7 @@ static __always_inline int handle_ipv4(struct xdp_md *ctx, void *l3, void *end) 
   map_v4(key.addr, ip->daddr);
   key.proto = ip->protocol;
 
-  struct msh_tuple_val *val = lookup_tuple(&key);
+  struct msh_tuple_val *val = bpf_map_lookup_elem(&tuples, &key);
   if (frag & IP_MF) {
     /* First fragment: remember (or forget a stale entry for) the datagram. */
     struct msh_frag_key fk = {};
@@ -228,7 +216,7 @@ static __always_inline int handle_ipv6(struct xdp_md *ctx, void *l3, void *end) 
   if (dst_port(p, end, &key.port) < 0) return parse_error();
   __builtin_memcpy(key.addr, &ip6->daddr, 16);
   key.proto = nh;
-  struct msh_tuple_val *val = lookup_tuple(&key);
+  struct msh_tuple_val *val = bpf_map_lookup_elem(&tuples, &key);
   if (is_frag && more_frags) {
     struct msh_frag_key fk = {};
     __builtin_memcpy(fk.src, &ip6->saddr, 16);

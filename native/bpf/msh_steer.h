@@ -7,11 +7,10 @@
 
 #include <linux/types.h>
 
-/* Key of the `tuples` hash map: one owned 3-tuple. IPv4 addresses are IPv4-mapped
- * (::ffff:a.b.c.d), like msh::TupleKey. `port` is in network byte order so the program
- * compares it with the wire value without swapping. A key whose address is the
- * family's unspecified address (:: or ::ffff:0.0.0.0) owns the port on every address of
- * that family; exact keys are looked up first. */
+/* Key of the `tuples` hash map: one owned 3-tuple, exact match only (the host expands
+ * "every address" into one key per link address, as the classifier does). IPv4
+ * addresses are IPv4-mapped (::ffff:a.b.c.d), like msh::TupleKey. `port` is in network
+ * byte order so the program compares it with the wire value without swapping. */
 struct msh_tuple_key {
   __u8 addr[16];
   __be16 port;
@@ -45,7 +44,8 @@ enum msh_steer_counter {
   MSH_CNT_REDIRECT = 1,       /* redirected to an XSK socket */
   MSH_CNT_DROP_NO_SOCKET = 2, /* owned, but no socket in the slot: dropped */
   MSH_CNT_PARSE_ERROR = 3,    /* truncated/malformed headers: passed to the kernel */
-  MSH_CNT_FRAG_REDIRECT = 4,  /* non-first fragments redirected (also counted above) */
+  MSH_CNT_FRAG_REDIRECT = 4,  /* non-first fragments of an owned datagram (then counted
+                                 as redirected or dropped-no-socket too) */
   MSH_CNT_FRAG_PASS = 5,      /* non-first fragments of unknown datagrams: passed */
   MSH_CNT_MAX = 8,
 };

@@ -46,11 +46,15 @@ using FrameSink = std::function<bool(const uint8_t* data, uint32_t len)>;
 // valid for the backend's lifetime. Backends that demux in user space (switch, packet,
 // tap) classify with `Classifier::Reader r(*ctx.classifier); r.rx_frame_owner(...)`
 // once per batch and count parser rejects in ctx.counters->rx_malformed (counters.h).
+struct PortCounters;
 struct LinkContext {
   Classifier* classifier;
   LinkCounters* counters;
   const uint8_t* mac;  // 6 bytes, the link's MAC
   uint32_t mtu;        // IP MTU
+  // Port 0's counters: a backend that hands frames to the kernel itself (the switch's
+  // drain) counts them here as rx_frames/rx_bytes (counters.h, count()).
+  PortCounters* kernel_port = nullptr;
 };
 
 class Backend {

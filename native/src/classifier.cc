@@ -52,41 +52,12 @@ void format_tuple(const TupleKey& k, char* buf, size_t size) {
   }
 }
 
-// ---------------------------------------------------------------------------------------
-// Snapshot: open addressing, linear probing, load factor <= 1/2, never modified after
-// publication.
-
-namespace {
-struct Entry {
-  uint64_t a0, a1;  // address bytes 0..7, 8..15 (memory order)
-  uint32_t pp;      // proto << 16 | port
-  uint32_t owner;   // 0: empty slot
-};
-
-inline uint64_t load64(const uint8_t* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-  return v;
-}
-
-inline uint32_t hash_key(uint64_t a0, uint64_t a1, uint32_t pp) {
-  uint64_t h = a0 * 0x9E3779B97F4A7C15ull;
-  h ^= a1 * 0xC2B2AE3D27D4EB4Full;
-  h ^= uint64_t(pp) * 0x165667B19E3779F9ull;
-  h ^= h >> 31;
-  h *= 0xD6E8FEB86659FD93ull;
-  return uint32_t(h >> 32);
-}
-}  // namespace
-
-struct Classifier::Snapshot {
-  uint32_t mask = 0;
-  uint32_t count = 0;
-  std::vector<Entry> slots;
-};
+using detail::hash_tuple;
+using detail::load64;
+using detail::TupleEntry;
 
 size_t Classifier::KeyHash::operator()(const TupleKey& k) const {
-  return hash_key(load64(k.addr), load64(k.addr + 8), uint32_t(k.proto) << 16 | k.port);
+  return hash_tuple(load64(k.addr), load64(k.addr + 8), uint32_t(k.proto) << 16 | k.port);
 }
 bool Classifier::KeyEq::operator()(const TupleKey& a, const TupleKey& b) const {
   return a.proto == b.proto && a.port == b.port && std::memcmp(a.addr, b.addr, 16) == 0;
@@ -95,7 +66,7 @@ bool Classifier::KeyEq::operator()(const TupleKey& a, const TupleKey& b) const {
 Classifier::Classifier() {
   auto* s = new Snapshot;
   s->mask = 15;
-  s->slots.assign(16, Entry{0, 0, 0, 0});
+  s->slots = new TupleEntry[16]();
   snap_.store(s, std::memory_order_release);
 }
 
@@ -107,10 +78,10 @@ void Classifier::publish_locked() {
   while (cap < master_.size() * 2) cap <<= 1;
   s->mask = cap - 1;
   s->count = uint32_t(master_.size());
-  s->slots.assign(cap, Entry{0, 0, 0, 0});
+  s->slots = new TupleEntry[cap]();
   for (const auto& [k, owner] : master_) {
-    Entry e{load64(k.addr), load64(k.addr + 8), uint32_t(k.proto) << 16 | k.port, owner};
-    uint32_t i = hash_key(e.a0, e.a1, e.pp) & s->mask;
+    TupleEntry e{load64(k.addr), load64(k.addr + 8), uint32_t(k.proto) << 16 | k.port, owner};
+    uint32_t i = hash_tuple(e.a0, e.a1, e.pp) & s->mask;
     while (s->slots[i].owner != 0) i = (i + 1) & s->mask;
     s->slots[i] = e;
   }
@@ -214,47 +185,20 @@ uint64_t Classifier::Reader::now() {
   return now_;
 }
 
-uint32_t Classifier::Reader::lookup(uint8_t proto, const uint8_t addr[16], uint16_t port) const {
-  const Snapshot* t = t_;
-  if (t->count == 0) return kKernelPort;
-  const uint64_t a0 = load64(addr), a1 = load64(addr + 8);
-  const uint32_t pp = uint32_t(proto) << 16 | port;
-  const Entry* s = t->slots.data();
-  for (uint32_t i = hash_key(a0, a1, pp) & t->mask;; i = (i + 1) & t->mask) {
-    const Entry& e = s[i];
-    if (e.owner == 0) return kKernelPort;
-    if (e.pp == pp && e.a0 == a0 && e.a1 == a1) return e.owner;
-  }
-}
-
-uint32_t Classifier::Reader::rx_owner(const ParsedFrame& f) {
-  if (f.status != ParseStatus::Ok) return kKernelPort;
+uint32_t Classifier::Reader::rx_owner_fragment(const ParsedFrame& f) {
   if (f.is_later_fragment()) return c_.rx_frags_.lookup(f, now());
   if (!f.has_ports) return kKernelPort;
   const uint32_t owner = lookup(f.proto, f.dst, f.dport);
-  if (owner != kKernelPort && f.is_first_fragment()) c_.rx_frags_.record(f, owner, now());
+  if (owner != kKernelPort) c_.rx_frags_.record(f, owner, now());
   return owner;
 }
 
-TxVerdict Classifier::Reader::tx_validate(uint32_t port, const uint8_t* d, uint32_t len,
-                                          const uint8_t mac[6], uint32_t mtu, ParsedFrame& f) {
-  if (len < kEthHdrLen) return TxVerdict::Malformed;
-  if (len > kEthHdrLen + mtu) return TxVerdict::TooLong;
-  if (std::memcmp(d + 6, mac, 6) != 0) return TxVerdict::BadSrcMac;
-  const uint16_t et = load_be16(d + 12);
-  if (et != kEtherIPv4 && et != kEtherIPv6) return TxVerdict::BadEthertype;
-  if (parse_frame(d, len, f) != ParseStatus::Ok) return TxVerdict::Malformed;
-  // The frame ends where the datagram ends; only padding up to the Ethernet minimum
-  // (60 bytes without FCS) may follow.
-  if (f.l3_end != len && len > 60) return TxVerdict::Malformed;
-  if (f.proto != kProtoTcp && f.proto != kProtoUdp) return TxVerdict::BadTuple;
+TxVerdict Classifier::Reader::tx_validate_fragment(uint32_t port, const uint8_t* d,
+                                                   const ParsedFrame& f) {
   if (f.is_later_fragment())
     return c_.tx_frags_.lookup(f, now()) == port ? TxVerdict::Ok : TxVerdict::BadTuple;
-  if (f.proto == kProtoUdp && !f.is_fragment() &&
-      load_be16(d + f.l4_off + 4) != f.l3_end - f.l4_off)
-    return TxVerdict::Malformed;
   if (lookup(f.proto, f.src, f.sport) != port) return TxVerdict::BadTuple;
-  if (f.is_first_fragment()) c_.tx_frags_.record(f, port, now());
+  c_.tx_frags_.record(f, port, now());
   return TxVerdict::Ok;
 }
 
@@ -266,8 +210,8 @@ TxVerdict Classifier::Reader::tx_validate(uint32_t port, const uint8_t* d, uint3
 static inline uint8_t frag_proto(const ParsedFrame& f) { return f.ip_version == 4 ? f.proto : 0; }
 
 uint32_t FragTable::bucket_of(const ParsedFrame& f) {
-  return hash_key(load64(f.src + 8) ^ load64(f.src), load64(f.dst + 8) ^ load64(f.dst),
-                  f.frag_id ^ frag_proto(f)) %
+  return hash_tuple(load64(f.src + 8) ^ load64(f.src), load64(f.dst + 8) ^ load64(f.dst),
+                    f.frag_id ^ frag_proto(f)) %
          kBuckets;
 }
 

@@ -28,7 +28,7 @@ static inline ParseStatus finish(ParsedFrame& f, ParseStatus s) {
 }
 
 // TCP/UDP ports and header sanity, within [l4_off, l3_end).
-static ParseStatus parse_l4(const uint8_t* d, ParsedFrame& f) {
+[[gnu::always_inline]] static inline ParseStatus parse_l4(const uint8_t* d, ParsedFrame& f) {
   if (f.proto != kProtoTcp && f.proto != kProtoUdp) return finish(f, ParseStatus::Ok);
   if (f.is_later_fragment()) return finish(f, ParseStatus::Ok);  // no L4 header here
   const uint32_t avail = f.l3_end - f.l4_off;
@@ -74,13 +74,9 @@ static ParseStatus parse_ipv4(const uint8_t* d, uint32_t len, ParsedFrame& f) {
     f.frag_offset = off;
     f.frag_id = load_be16(d + o + 4);
   }
-  // IPv4-mapped IPv6: ::ffff:a.b.c.d
-  std::memset(f.src, 0, 10);
-  f.src[10] = f.src[11] = 0xff;
-  std::memcpy(f.src + 12, d + o + 12, 4);
-  std::memset(f.dst, 0, 10);
-  f.dst[10] = f.dst[11] = 0xff;
-  std::memcpy(f.dst + 12, d + o + 16, 4);
+  // IPv4-mapped IPv6 (::ffff:a.b.c.d).
+  store_mapped_v4(f.src, d + o + 12);
+  store_mapped_v4(f.dst, d + o + 16);
   return parse_l4(d, f);
 }
 
@@ -149,7 +145,7 @@ static ParseStatus parse_ipv6(const uint8_t* d, uint32_t len, ParsedFrame& f) {
   }
 }
 
-ParseStatus parse_frame(const uint8_t* d, uint32_t len, ParsedFrame& f) {
+ParseStatus parse_frame_full(const uint8_t* d, uint32_t len, ParsedFrame& f) {
   f.ethertype = 0;
   f.vlan_tci = 0;
   f.l3_off = f.l3_end = f.l4_off = 0;

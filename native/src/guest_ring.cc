@@ -68,8 +68,8 @@ int ring_check_all(const GuestMemory& m, uint32_t off, const char* which) {
   int rc = ring_open(m, off, which, &h);
   if (rc < 0) return rc;
   for (uint32_t i = 0; i < h.num_slots; ++i) {
-    uint8_t* d;
-    uint32_t buf, len;
+    uint8_t* d = nullptr;
+    uint32_t buf = 0, len = 0;
     rc = ring_slot(m, h, i, which, false, &d, &buf, &len);
     if (rc < 0) return rc;
   }
@@ -110,13 +110,17 @@ class PcapBatch {
 };
 
 int port_gone(uint32_t id) {
-  set_errno_error(ENOENT, "", "port %u does not exist or is being removed", id);
+  if (id == kKernelPort)
+    set_errno_error(ENOENT, "", "port 0 is the kernel port: it has no guest rings");
+  else
+    set_errno_error(ENOENT, "", "port %u does not exist or is being removed", id);
   return -ENOENT;
 }
 }  // namespace
 
 int Link::rx_to_guest(uint32_t port_id, const GuestMemory& m, uint32_t off, uint32_t max) {
-  PortRef port(*this, port_id);
+  // Port 0's frames belong to the kernel side (e.g. the switch's drain): one consumer.
+  PortRef port(*this, port_id == kKernelPort ? kMaxPorts : port_id);
   if (!port) return port_gone(port_id);
   RingHeader h;
   int rc = ring_open(m, off, "rx", &h);
@@ -124,7 +128,7 @@ int Link::rx_to_guest(uint32_t port_id, const GuestMemory& m, uint32_t off, uint
   uint32_t budget = std::min(h.num_slots - (h.tail - h.head), max);
   if (budget == 0) return 0;
 
-  Backend& be = *backend_;
+  Backend& be = backend();
   uint32_t tail = h.tail;
   uint64_t bytes = 0, too_big = 0;
   PcapBatch pc(*port);
@@ -140,14 +144,14 @@ int Link::rx_to_guest(uint32_t port_id, const GuestMemory& m, uint32_t off, uint
           ++too_big;  // cannot fit any slot of this guest: consumed and counted
           continue;
         }
-        uint8_t* d;
-        uint32_t buf, unused;
+        uint8_t* d = nullptr;
+        uint32_t buf = 0, unused = 0;
         rc = ring_slot(m, h, tail, "rx", false, &d, &buf, &unused);
         if (rc < 0) [[unlikely]] {
           be.rx_release(port_id, 0);
           return rc;
         }
-        std::memcpy(m.data + buf, refs[i].data, len);
+        copy_frame(m.data + buf, refs[i].data, len);
         st32(d + kSlotLen, len);
         st32(d + kSlotFlags, 0);
         if (pc) pc.write(refs[i].data, len);
@@ -165,11 +169,11 @@ int Link::rx_to_guest(uint32_t port_id, const GuestMemory& m, uint32_t off, uint
         ++too_big;
         return true;
       }
-      uint8_t* d;
-      uint32_t buf, unused;
+      uint8_t* d = nullptr;
+      uint32_t buf = 0, unused = 0;
       err = ring_slot(m, h, tail, "rx", false, &d, &buf, &unused);
       if (err < 0) return false;
-      std::memcpy(m.data + buf, data, len);
+      copy_frame(m.data + buf, data, len);
       st32(d + kSlotLen, len);
       st32(d + kSlotFlags, 0);
       if (pc) pc.write(data, len);
@@ -189,7 +193,7 @@ int Link::rx_to_guest(uint32_t port_id, const GuestMemory& m, uint32_t off, uint
 }
 
 int Link::tx_from_guest(uint32_t port_id, const GuestMemory& m, uint32_t off, uint32_t max) {
-  PortRef port(*this, port_id);
+  PortRef port(*this, port_id == kKernelPort ? kMaxPorts : port_id);
   if (!port) return port_gone(port_id);
   RingHeader h;
   int rc = ring_open(m, off, "tx", &h);
@@ -197,7 +201,7 @@ int Link::tx_from_guest(uint32_t port_id, const GuestMemory& m, uint32_t off, ui
   const uint32_t n = std::min(h.tail - h.head, max);
   if (n == 0) return 0;
 
-  Backend& be = *backend_;
+  Backend& be = backend();
   Classifier::Reader reader(classifier_);
   ParsedFrame pf;
   FrameRef refs[kBatch];
@@ -211,8 +215,8 @@ int Link::tx_from_guest(uint32_t port_id, const GuestMemory& m, uint32_t off, ui
     const uint32_t chunk = std::min(end - head, kBatch);
     uint32_t k = 0;
     for (uint32_t i = 0; i < chunk; ++i) {
-      uint8_t* d;
-      uint32_t buf, len;
+      uint8_t* d = nullptr;
+      uint32_t buf = 0, len = 0;
       rc = ring_slot(m, h, head + i, "tx", true, &d, &buf, &len);
       if (rc < 0) [[unlikely]]
         break;

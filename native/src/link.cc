@@ -18,13 +18,52 @@ Link::Link(const uint8_t mac[6], uint32_t mtu) : mtu_(mtu) {
 }
 
 Link::~Link() {
+  // The backend goes before the classifier and counters: it may run threads using them.
+  close();
+}
+
+namespace {
+// What backend() returns after close(): nothing queued, nothing sent.
+class ClosedBackend final : public Backend {
+ public:
+  const char* name() const override { return "closed"; }
+  uint32_t receive(uint32_t, uint32_t, const FrameSink&) override { return 0; }
+  uint32_t transmit(uint32_t, const FrameRef*, uint32_t) override { return 0; }
+  int wait(uint32_t, int) override { return -ENOENT; }
+  void wake(uint32_t) override {}
+};
+}  // namespace
+
+Backend& Link::closed_backend() {
+  static ClosedBackend b;
+  return b;
+}
+
+Link::Call::Call(Link& l) : l_(l) {
+  l.calls_.fetch_add(1, std::memory_order_seq_cst);
+  ok_ = !l.closed_.load(std::memory_order_seq_cst);
+  if (!ok_) l.calls_.fetch_sub(1, std::memory_order_release);
+}
+
+Link::Call::~Call() {
+  if (ok_) l_.calls_.fetch_sub(1, std::memory_order_release);
+}
+
+void Link::close() {
+  if (closed_.exchange(true, std::memory_order_seq_cst)) return;
   shutdown();
-  // The backend goes first: it may run threads that use the classifier and counters.
-  backend_.reset();
+  while (calls_.load(std::memory_order_seq_cst) != 0)
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  std::unique_ptr<Backend> be;
+  {
+    std::lock_guard<std::mutex> lk(ctl_mu_);
+    be = std::move(backend_);
+  }
+  be.reset();
 }
 
 int Link::attach_backend(std::unique_ptr<Backend> be) {
-  LinkContext ctx{&classifier_, &counters_, mac_, mtu_};
+  LinkContext ctx{&classifier_, &counters_, mac_, mtu_, &port_store_[kKernelPort]->counters};
   const int rc = be->attach(ctx);
   if (rc < 0) return rc;
   backend_ = std::move(be);
@@ -57,10 +96,11 @@ Link::PortRef::~PortRef() {
 }
 
 int Link::add_port(uint32_t* id) {
+  Call call(*this);
   std::lock_guard<std::mutex> lk(ctl_mu_);
-  if (!backend_) {
-    set_errno_error(EINVAL, "", "link has no backend");
-    return -EINVAL;
+  if (!call || !backend_) {
+    set_errno_error(ENOENT, "", "link is closed or has no backend");
+    return -ENOENT;
   }
   // Round-robin over ids so a removed port's id is not reused at once.
   for (uint32_t i = 0; i < kMaxPorts - 1; ++i) {
@@ -126,10 +166,11 @@ void Link::shutdown() {
 }
 
 int Link::claim(uint32_t port, const TupleKey& key) {
+  Call call(*this);
   std::lock_guard<std::mutex> lk(ctl_mu_);
   char t[80];
   format_tuple(key, t, sizeof t);
-  if (port == kKernelPort || !port_active(port)) {
+  if (!call || port == kKernelPort || !port_active(port)) {
     set_errno_error(ENOENT, "", "cannot claim %s: port %u does not exist", t, port);
     return -ENOENT;
   }
@@ -144,7 +185,7 @@ int Link::claim(uint32_t port, const TupleKey& key) {
     return rc;
   }
   if (owner == port) return 0;  // already ours
-  rc = backend_->on_claim(port, key);
+  rc = backend().on_claim(port, key);
   if (rc < 0) {
     classifier_.release(port, key);
     return rc;  // backend set the message
@@ -153,6 +194,11 @@ int Link::claim(uint32_t port, const TupleKey& key) {
 }
 
 int Link::release(uint32_t port, const TupleKey& key) {
+  Call call(*this);
+  if (!call) {
+    set_errno_error(ENOENT, "", "link is closed");
+    return -ENOENT;
+  }
   std::lock_guard<std::mutex> lk(ctl_mu_);
   char t[80];
   format_tuple(key, t, sizeof t);
@@ -166,7 +212,7 @@ int Link::release(uint32_t port, const TupleKey& key) {
     set_errno_error(EPERM, "", "%s is owned by port %u, not port %u", t, owner, port);
     return rc;
   }
-  backend_->on_release(port, key);
+  backend().on_release(port, key);
   return 0;
 }
 
@@ -194,11 +240,12 @@ int Link::wait(uint32_t port_id, int timeout_ms) {
     set_errno_error(ENOENT, "", "port %u does not exist or is being removed", port_id);
     return -ENOENT;
   }
-  return backend_->wait(port_id, timeout_ms);
+  return backend().wait(port_id, timeout_ms);
 }
 
 void Link::wake(uint32_t port_id) {
-  if (port_for_stats(port_id) && backend_) backend_->wake(port_id);
+  Call call(*this);
+  if (call && port_for_stats(port_id)) backend().wake(port_id);
 }
 
 }  // namespace msh

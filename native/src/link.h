@@ -40,7 +40,9 @@ class Link {
   // Installs the backend and calls its attach(). Once, before anything else.
   int attach_backend(std::unique_ptr<Backend> be);
 
-  Backend& backend() { return *backend_; }
+  // The backend. Use it only inside a Call (or a PortRef for port data calls): after
+  // close() it is a do-nothing stand-in.
+  Backend& backend() { return backend_ ? *backend_ : closed_backend(); }
   Classifier& classifier() { return classifier_; }
   LinkCounters& counters() { return counters_; }
   const uint8_t* mac() const { return mac_; }
@@ -54,6 +56,23 @@ class Link {
   int set_pcap(uint32_t port, const char* path);  // nullptr closes
   // Stops everything: marks all ports removed, wakes waiters, waits for data calls.
   void shutdown();
+  // shutdown(), then waits for every Call in flight and destroys the backend, so that
+  // device resources (XDP program, sockets, tap device) are gone when close() returns,
+  // whoever still holds a reference to the Link. Idempotent; later Calls fail.
+  void close();
+
+  // Holds the link open for one call that uses the backend outside a port's data path
+  // (counters, the switch's inject/drain, ...). False once close() started.
+  class Call {
+   public:
+    explicit Call(Link& l);
+    ~Call();
+    explicit operator bool() const { return ok_; }
+
+   private:
+    Link& l_;
+    bool ok_ = false;
+  };
 
   // Port for reading counters (any thread); nullptr if the id was never a port.
   Port* port_for_stats(uint32_t id) const;
@@ -82,6 +101,7 @@ class Link {
 
  private:
   void retire_port_locked(Port& p);
+  static Backend& closed_backend();
 
   uint8_t mac_[6];
   uint32_t mtu_;
@@ -92,6 +112,8 @@ class Link {
   uint32_t next_port_ = 1;
   std::unique_ptr<Port> port_store_[kMaxPorts];  // owned here, never freed before ~Link
   std::atomic<Port*> ports_[kMaxPorts] = {};
+  std::atomic<bool> closed_{false};
+  std::atomic<uint32_t> calls_{0};  // Calls in flight
 };
 
 }  // namespace msh

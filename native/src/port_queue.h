@@ -1,7 +1,11 @@
-// Per-port hand-off for backends that demux in user space (packet, tap, ...): one I/O
-// thread classifies frames and copies the owned ones into the owning port's PortQueue;
-// the port's stack worker lends them out in order (rx_peek / rx_release) and sleeps on
-// the port's PortWaker when the queue is empty.
+// Per-port hand-off for backends that demux in user space (packet, tap): one I/O thread
+// classifies frames and copies the owned ones into the owning port's PortQueue; the
+// port's stack worker lends them out in order (rx_peek / rx_release) and sleeps on a
+// WakeEvent (backends/switch.h) when the queue is empty.
+//
+// Unlike the switch's FrameQueue (fixed slots of MTU size), records here have the size
+// of the frame: AF_PACKET sees GRO aggregates up to 64 KiB on real NICs, which fixed
+// MTU-sized slots would have to drop.
 //
 // PortQueue is a single-producer / single-consumer byte ring of variable-size records,
 // so a 64-byte frame costs 72 bytes and a 64 KiB GRO/GSO aggregate still fits, without
@@ -15,12 +19,7 @@
 // stay valid until released because the producer never writes into [head, tail).
 // A full queue drops the new frame (the caller counts it): never block the data path.
 #pragma once
-#include <poll.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
-
 #include <atomic>
-#include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -92,6 +91,10 @@ class PortQueue {
   }
 
   // --- consumer (the port's worker) ---
+  // Bytes queued (records and padding); any thread, approximate.
+  uint64_t depth_bytes() const {
+    return tail_.load(std::memory_order_acquire) - head_.load(std::memory_order_acquire);
+  }
   bool empty() const {
     return head_.load(std::memory_order_relaxed) == tail_.load(std::memory_order_acquire);
   }
@@ -144,62 +147,6 @@ class PortQueue {
   // Consumer-private: end position of each lent frame.
   alignas(64) std::vector<uint64_t> ends_;
   uint32_t lent_ = 0;
-};
-
-// Sleep/wake for one consumer thread, over an eventfd. The producer calls notify() after
-// each publish; it writes the eventfd only when the consumer announced it is going to
-// sleep, so a busy consumer costs the producer one atomic exchange per batch.
-//
-// Correctness (no lost wake-up): the consumer stores `sleeping_ = 1` then re-checks its
-// queue; the producer publishes then exchanges `sleeping_`. Both sides use seq_cst, so at
-// least one of them sees the other's write.
-class PortWaker {
- public:
-  PortWaker() : fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
-  ~PortWaker() {
-    if (fd_ >= 0) close(fd_);
-  }
-  PortWaker(const PortWaker&) = delete;
-  PortWaker& operator=(const PortWaker&) = delete;
-  bool ok() const { return fd_ >= 0; }
-  int fd() const { return fd_; }
-
-  // Producer side, after publishing.
-  void notify() {
-    if (sleeping_.exchange(0, std::memory_order_seq_cst)) kick();
-  }
-  // Unconditional wake (shutdown, port removal).
-  void kick() {
-    uint64_t one = 1;
-    (void)!write(fd_, &one, sizeof one);
-  }
-  // Consumer side: blocks until `ready()` is true, a kick, or `timeout_ms` (0: no
-  // block). Returns >0 when ready (or woken: the caller re-checks), 0 on timeout,
-  // -errno on error. `extra_fd` (optional, -1: none) is polled for POLLIN too.
-  template <class Ready>
-  int wait(int timeout_ms, Ready ready) {
-    if (ready()) return 1;
-    if (timeout_ms == 0) return 0;
-    sleeping_.store(1, std::memory_order_seq_cst);
-    if (ready()) {
-      sleeping_.store(0, std::memory_order_relaxed);
-      return 1;
-    }
-    pollfd p{fd_, POLLIN, 0};
-    int r = poll(&p, 1, timeout_ms < 0 ? -1 : timeout_ms);
-    sleeping_.store(0, std::memory_order_relaxed);
-    if (r < 0) return errno == EINTR ? 1 : -errno;
-    if (r > 0) {
-      uint64_t v;
-      (void)!read(fd_, &v, sizeof v);
-      return 1;
-    }
-    return ready() ? 1 : 0;
-  }
-
- private:
-  int fd_;
-  std::atomic<uint32_t> sleeping_{0};
 };
 
 }  // namespace msh

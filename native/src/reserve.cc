@@ -3,6 +3,8 @@
 // then refuses the port to every kernel application (EADDRINUSE), as MultiStack requires.
 // Closing the fd (or the process dying) releases it.
 #include <napi.h>
+
+#include "addon_util.h"
 #include <arpa/inet.h>
 #include <cerrno>
 #include <cstring>
@@ -13,12 +15,8 @@
 namespace {
 
 Napi::Value ThrowErrno(Napi::Env env, int err, const char* syscall, const std::string& what) {
-  Napi::Error e = Napi::Error::New(env, what + ": " + strerror(err));
-  e.Set("code", Napi::String::New(env, err == EADDRINUSE ? "EADDRINUSE" : err == EACCES ? "EACCES" : err == EADDRNOTAVAIL ? "EADDRNOTAVAIL" : "ERRNO"));
-  e.Set("errno", Napi::Number::New(env, err));
-  e.Set("syscall", Napi::String::New(env, syscall));
-  e.ThrowAsJavaScriptException();
-  return env.Undefined();
+  const std::string m = what + ": " + strerror(err);
+  return msh::js::throw_errno(env, err, syscall, m.c_str());
 }
 
 // reservePort(proto: 6|17, addr: Uint8Array(4|16), port: number) -> fd
@@ -75,3 +73,5 @@ void RegisterReserve(Napi::Env env, Napi::Object exports) {
   exports.Set("releasePort", Napi::Function::New(env, ReleasePort));
 }
 }  // namespace msh
+
+static msh::js::RegisterBindings g_register_reserve(msh::RegisterReserve);

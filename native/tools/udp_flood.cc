@@ -1,7 +1,8 @@
 // Debugging/measurement aid, not product code: floods a UDP echo service with small
 // datagrams (sendmmsg, batch 64) for N seconds, counts echoes (recvmmsg) and prints
 // sent/received rates. Run it in the peer namespace.
-//   udp_flood ADDR PORT SECONDS [payload_bytes] [pps_limit]
+//   g++ -std=c++20 -O2 native/tools/udp_flood.cc -o /tmp/udp_flood -lpthread
+//   ip netns exec PEER_NS /tmp/udp_flood ADDR PORT SECONDS [payload_bytes] [pps_limit]
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>

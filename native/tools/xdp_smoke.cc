@@ -2,8 +2,10 @@
 // as a UDP echo for one tuple and prints the backend's counters every second.
 //
 //   g++ -std=c++20 -O2 -Inative/src native/tools/xdp_smoke.cc
-//       native/src/backends/xdp.cc native/src/errors.cc -lxdp -lbpf -o build/xdp_smoke
-//   ip netns exec NS build/xdp_smoke IF build/bpf/msh_steer.bpf.o ADDR PORT [auto|native|generic] [seconds]
+//       native/src/backends/xdp.cc native/src/errors.cc -lxdp -lbpf -o /tmp/xdp_smoke
+//   ip netns exec NS /tmp/xdp_smoke IF build/bpf/msh_steer.bpf.o ADDR PORT [auto|native|generic] [seconds]
+// (Not under build/: node-gyp rebuild empties it.) SMOKE_SINK=1 uses receive() instead of
+// rx_peek()/rx_release().
 //
 // The echo swaps Ethernet, IP addresses and UDP ports, which leaves every checksum valid.
 #include <arpa/inet.h>

@@ -9,9 +9,8 @@
 //
 // CONFIG_JSON: { ifname, mode?, bpfObject?, ports: [{ claims: [{ proto: 'udp'|'tcp',
 //   addr: '10.77.1.1' | 'fd77::1', port }] }] }
-// stdout: one JSON object per line: {"ready": {...}} once set up, {"stats": {...}} on
-// the `stats` command (stdin), {"error": "..."} on failure. stdin commands: `stats`,
-// `quit`.
+// stdout: one JSON object per line: {"ready": {...}} once set up, then one reply per
+// stdin command (see the command handler), {"error": "..."} on failure.
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
@@ -103,11 +102,7 @@ try {
 
 const ports = [];
 try {
-  for (const pc of cfg.ports ?? []) {
-    const id = native.addPort(linkId);
-    for (const c of pc.claims) native.claim(linkId, id, c.proto === 'tcp' ? 6 : 17, addrBytes(c.addr), c.port);
-    ports.push({ id, g: makeGuest(), counts: { udp: 0, tcp: 0, other: 0, fragments: 0, echoed: 0 } });
-  }
+  for (const pc of cfg.ports ?? []) addPort(pc.claims);
 } catch (e) {
   out({ error: e.message, code: e.code });
   process.exit(3);
@@ -117,6 +112,7 @@ const info = native.xdpLinkInfo(linkId);
 out({ ready: { ...info, ports: ports.map((p) => p.id) } });
 
 function stats() {
+  if (destroyed) return { destroyed: true };
   const o = { link: native.xdpLinkInfo(linkId), ports: {} };
   for (const p of ports) {
     let counters = null;
@@ -128,9 +124,36 @@ function stats() {
 }
 
 let stop = false;
-createInterface({ input: process.stdin }).on('line', (l) => {
-  if (l.trim() === 'stats') out({ stats: stats() });
-  if (l.trim() === 'quit') stop = true;
+let destroyed = false;
+function addPort(claims) {
+  const id = native.addPort(linkId);
+  for (const c of claims) native.claim(linkId, id, c.proto === 'tcp' ? 6 : 17, addrBytes(c.addr), c.port);
+  ports.push({ id, g: makeGuest(), counts: { udp: 0, tcp: 0, other: 0, fragments: 0, echoed: 0 } });
+  return id;
+}
+// Commands (stdin, one per line): stats | quit | remove PORT | add CLAIMS_JSON | destroy
+createInterface({ input: process.stdin }).on('line', (line) => {
+  const [cmd, ...rest] = line.trim().split(' ');
+  try {
+    if (cmd === 'stats') out({ stats: stats() });
+    else if (cmd === 'quit') stop = true;
+    else if (cmd === 'remove') {
+      const id = Number(rest[0]);
+      native.removePort(linkId, id);
+      ports.splice(ports.findIndex((p) => p.id === id), 1);
+      out({ removed: id, link: native.xdpLinkInfo(linkId) });
+    } else if (cmd === 'add') {
+      const id = addPort(JSON.parse(rest.join(' ')));
+      out({ added: id, link: native.xdpLinkInfo(linkId) });
+    } else if (cmd === 'destroy') {
+      native.destroyLink(linkId);
+      destroyed = true;
+      ports.length = 0;
+      out({ destroyed: true });
+    }
+  } catch (e) {
+    out({ error: e.message, code: e.code });
+  }
 });
 process.on('SIGTERM', () => { stop = true; });
 
@@ -172,6 +195,7 @@ function loop() {
     for (let i = 0; i < 64 && !stop; i++) {
       if (pass() === 0) {
         if (ports.length) native.wait(linkId, ports[0].id, ports.length === 1 ? 20 : 2);
+        else if (destroyed) return setTimeout(loop, 20);
         break;
       }
     }
@@ -181,7 +205,7 @@ function loop() {
   }
   if (stop) {
     out({ stats: stats() });
-    native.destroyLink(linkId);
+    if (!destroyed) native.destroyLink(linkId);
     process.exit(0);
   }
   setImmediate(loop);

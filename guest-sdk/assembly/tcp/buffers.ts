@@ -7,7 +7,7 @@ import { seqGt, seqLe, seqLt, seqGe, seqMax, seqMin } from "./seq";
 import { TcpSegment, MAX_SACK_BLOCKS } from "./segment";
 
 /** Most disjoint out-of-order ranges a receive buffer tracks; a segment that would need more is dropped. */
-export const MAX_OOO_RANGES: i32 = 8;
+export const MAX_OOO_RANGES: i32 = 32;
 
 /** Copies `n` bytes from `src` into ring `buf` (capacity mask+1) at ring position `pos`. */
 // @ts-ignore: decorator
@@ -205,6 +205,14 @@ export class RecvBuffer {
     ringRead(this.buf, this.mask, this.head, dst, m);
     this.head += m;
     this.len -= m;
+    return m;
+  }
+
+  /** Copies up to `n` in-order bytes starting `off` bytes in, without consuming them. */
+  peek(dst: usize, off: u32, n: u32): u32 {
+    if (off >= this.len) return 0;
+    const m = min(n, this.len - off);
+    ringRead(this.buf, this.mask, this.head + off, dst, m);
     return m;
   }
 

@@ -42,7 +42,7 @@ export abstract class CongestionControl {
 
   @inline protected halfFlight(inFlight: u32): u32 {
     const h = inFlight >> 1;
-    const floor = 2 * this.mss;
+    const floor: u32 = 2 * this.mss;
     return h > floor ? h : floor;
   }
 }

@@ -14,6 +14,7 @@ import { CongestionControl } from "./cc";
 import { TimerEntry } from "./timers";
 import { TcpEndpoint } from "./endpoint";
 import { TcpListener } from "./listener";
+import { TcpStats } from "./stats";
 
 export const enum TcpState {
   CLOSED = 0,
@@ -91,7 +92,9 @@ const DUP_THRESH: u32 = 3;
 /** Timestamps older than this are not used for PAWS (RFC 7323 5.5: 24 days). */
 const PAWS_IDLE: u64 = 24 * 86400 * 1_000_000_000;
 /** Most SACKed ranges the sender remembers (the scoreboard is bounded like every buffer). */
-const MAX_SACKED: i32 = 8;
+const MAX_SACKED: i32 = 32;
+/** Retransmissions remembered for lost-retransmission detection. */
+const RTX_LOG: i32 = 32;
 
 export class TcpConnection extends TimerEntry {
   ep: TcpEndpoint;
@@ -107,6 +110,8 @@ export class TcpConnection extends TimerEntry {
   closeReason: CloseReason = CloseReason.NONE;
   /** Passive open (came through a listener). */
   passive: bool = false;
+  /** Counted in its listener's half-open (SYN backlog) total. */
+  halfOpen: bool = false;
   /** The application knows this connection (accepted or actively opened). */
   visible: bool = false;
 
@@ -149,6 +154,8 @@ export class TcpConnection extends TimerEntry {
   finSeq: u32 = 0;
 
   // ---- options ----
+  /** The peer asked for window scaling in its SYN (the SYN-ACK then carries ours). */
+  peerOfferedWscale: bool = false;
   tsOk: bool = false;
   tsRecent: u32 = 0;
   tsRecentAt: u64 = 0;
@@ -160,6 +167,13 @@ export class TcpConnection extends TimerEntry {
   sackedEnd: StaticArray<u32> = new StaticArray<u32>(MAX_SACKED);
   /** Recovery retransmits holes below this point (everything under it was re-sent). */
   rtxNext: u32 = 0;
+  /**
+   * Recent recovery retransmissions (sequence number, SND.MAX at the time), a ring of
+   * RTX_LOG entries: a retransmission is known lost when data sent after it is SACKed.
+   */
+  rtxLogSeq: StaticArray<u32> = new StaticArray<u32>(RTX_LOG);
+  rtxLogMark: StaticArray<u32> = new StaticArray<u32>(RTX_LOG);
+  rtxLogN: i32 = 0;
 
   // ---- timers (absolute ns, 0 = off) ----
   rtxAt: u64 = 0;
@@ -167,6 +181,9 @@ export class TcpConnection extends TimerEntry {
   persistAt: u64 = 0;
   /** TIME-WAIT end or FIN-WAIT-2 give-up time. */
   closeAt: u64 = 0;
+  /** Tail loss probe (RFC 8985 7) time, and whether a probe awaits its ACK. */
+  tlpAt: u64 = 0;
+  tlpPending: bool = false;
   retries: u32 = 0;
   persistBackoff: u32 = 0;
   persistProbes: u32 = 0;
@@ -174,6 +191,8 @@ export class TcpConnection extends TimerEntry {
   rttTiming: bool = false;
   rttSeq: u32 = 0;
   rttStart: u64 = 0;
+  /** Our SYN has been acknowledged (SND.UNA moved past ISS). */
+  synAcked: bool = false;
   /** The SYN was retransmitted (RFC 6298 5.7: RTO starts at >= 3 s then). */
   synRetransmitted: bool = false;
 
@@ -181,7 +200,7 @@ export class TcpConnection extends TimerEntry {
   cc: CongestionControl;
   dupAcks: u32 = 0;
   inRecovery: bool = false;
-  /** RFC 6582 recover: SND.MAX when recovery (or the last timeout) began. */
+  /** RFC 6582 recover, kept as SND.MAX (highest sequence number sent + 1) when recovery or the last timeout began. */
   recover: u32 = 0;
   /** NewReno window inflation during fast recovery, bytes (may go negative on deflation). */
   inflation: i64 = 0;
@@ -251,9 +270,15 @@ export class TcpConnection extends TimerEntry {
     return 0;
   }
 
-  /** Address of the first readable byte; contiguousReadable() bytes follow without wrapping. */
+  /**
+   * Zero-copy access: the readable bytes are at most two pieces, contiguousReadable()
+   * bytes at peekPtr(), then (readable - contiguousReadable()) bytes at wrapPtr().
+   */
   @inline peekPtr(): usize { return this.rx.peekPtr(); }
   @inline contiguousReadable(): u32 { return this.rx.buf != 0 ? this.rx.contiguous() : 0; }
+  @inline wrapPtr(): usize { return this.rx.buf; }
+  /** Copies up to `len` readable bytes from `off` bytes in to `dst` without consuming them. */
+  peek(dst: usize, off: u32, len: u32): u32 { return this.rx.buf != 0 ? this.rx.peek(dst, off, len) : 0; }
   /** Marks `n` bytes (at most contiguousReadable()) as read. */
   consume(n: u32): void {
     if (n == 0) return;
@@ -397,6 +422,7 @@ export class TcpConnection extends TimerEntry {
     const c = this.ep.config;
     const v6 = this.tuple.v6;
     this.rcvMss = this.ep.mssFor(v6);
+    this.peerOfferedWscale = seg.wscale >= 0;
     if (c.windowScale && seg.wscale >= 0) {
       // RFC 7323 2.3: a shift above 14 is used as 14.
       this.sndWscale = <u32>min(seg.wscale, 14);
@@ -498,6 +524,17 @@ export class TcpConnection extends TimerEntry {
     const isRst = (flags & TCP_RST) != 0;
     const isSyn = (flags & TCP_SYN) != 0;
 
+    // Simultaneous open (RFC 9293 figure 8): the peer's SYN-ACK repeats its SYN's sequence
+    // number; take it as the ACK of our SYN if it acknowledges exactly that.
+    if (this.state == TcpState.SYN_RECEIVED && !this.passive && isSyn && (flags & TCP_ACK) != 0 &&
+        !isRst && seg.seq == this.irs) {
+      if (!(seqGt(seg.ack, this.sndUna) && seqLe(seg.ack, this.sndMax))) return;
+      seg.flags = flags & ~(TCP_SYN | TCP_FIN);
+      seg.seq = this.irs + 1;
+      seg.payloadLen = 0;
+      this.inputSynchronized(seg, now);
+      return;
+    }
     // A retransmitted SYN while our SYN-ACK is unacknowledged: send the SYN-ACK again.
     if (this.state == TcpState.SYN_RECEIVED && isSyn && (flags & TCP_ACK) == 0 && !isRst) {
       if (seg.seq == this.irs) { this.sndNxt = this.iss; }
@@ -588,11 +625,13 @@ export class TcpConnection extends TimerEntry {
       return;
     }
     const newWnd = <u32>seg.window << this.sndWscale;
-    if (this.sackOk && seg.sackCount > 0) this.updateScoreboard(seg);
+    const sackedNew = this.sackOk && seg.sackCount > 0 && this.updateScoreboard(seg);
     if (seqGt(ack, this.sndUna)) {
       this.onNewAck(seg, now);
-    } else if (ack == this.sndUna && origLen == 0 && (flags & TCP_FIN) == 0 &&
-               newWnd == this.sndWnd && this.sndMax != this.sndUna) {
+    } else if (ack == this.sndUna && this.sndMax != this.sndUna &&
+               (sackedNew || (origLen == 0 && (flags & TCP_FIN) == 0 && newWnd == this.sndWnd))) {
+      // RFC 5681 duplicate ACK, or (RFC 6675) any ACK that SACKs new data, even one
+      // riding on a data segment.
       this.onDupAck(now);
     }
     // Window update (RFC 9293 3.10.7.4, fifth check).
@@ -659,6 +698,12 @@ export class TcpConnection extends TimerEntry {
       return false;
     }
     this.state = this.finQueued ? TcpState.FIN_WAIT_1 : TcpState.ESTABLISHED;
+    if (!this.passive) {
+      // Simultaneous open: the application opened this connection itself.
+      this.ep.stats.activeOpens++;
+      this.queueEvent(EV_CONNECTED);
+      return true;
+    }
     this.ep.stats.passiveOpens++;
     if (!this.ep.accepted(this)) {
       this.sendRst(this.sndMax);
@@ -682,7 +727,7 @@ export class TcpConnection extends TimerEntry {
     // Trim what does not fit in the buffer.
     const space = this.rx.free;
     const off = seq - this.rcvNxt;
-    if (off >= space) { this.ackNow = true; st.outOfWindow++; return; }
+    if (off >= space) { seg.flags &= ~TCP_FIN; this.ackNow = true; st.outOfWindow++; return; }
     if (off + len > space) { len = space - off; seg.flags &= ~TCP_FIN; }
     const hadHoles = this.rx.nRanges > 0;
     const adv = this.rx.insert(this.rcvNxt, seq, ptr, len);
@@ -695,14 +740,15 @@ export class TcpConnection extends TimerEntry {
     }
     this.rcvNxt += <u32>adv;
     this.bytesIn += <u64>adv;
+    // FIN-WAIT-2 gives up on a silent peer, not on one still sending (half-close).
+    if (this.state == TcpState.FIN_WAIT_2) this.closeAt = now + this.ep.config.finWait2Timeout;
     this.queueEvent(EV_READABLE);
     if (this.finPending && this.rcvNxt == this.finSeq) this.finArrived(now);
     if (hadHoles) { this.ackNow = true; return; } // filled (part of) a gap: ACK at once
     // Delayed ACK: at least every second full-sized segment (RFC 5681 4.2, RFC 1122).
-    if (len >= this.rcvMss - TS_OPT_LEN - 40 || len >= this.mss) this.unackedSegs++;
-    else this.unackedSegs += 0;
+    this.unackedSegs++;
     const dack = this.ep.config.delayedAck;
-    if (dack == 0 || this.unackedSegs >= 2 || (seg.flags & TCP_PSH) != 0 && this.unackedSegs >= 1) {
+    if (dack == 0 || this.unackedSegs >= 2) {
       this.ackNow = true;
     } else if (this.dackAt == 0) {
       this.dackAt = now + dack;
@@ -740,7 +786,7 @@ export class TcpConnection extends TimerEntry {
     const ack = seg.ack;
     const flightBefore = this.sndNxt - this.sndUna;
     let acked = ack - this.sndUna;
-    if (this.sndUna == this.iss) acked -= 1; // our SYN
+    if (!this.synAcked) { acked -= 1; this.synAcked = true; } // our SYN
     let dataAcked = min(acked, this.tx.len);
     this.tx.consume(dataAcked);
     this.txSeq += dataAcked;
@@ -758,6 +804,8 @@ export class TcpConnection extends TimerEntry {
     this.retries = 0;
     this.rtt.backoff = 0;
     this.persistBackoff = 0;
+    this.tlpAt = 0;        // re-armed by output() while data is outstanding
+    this.tlpPending = false;
 
     if (this.state != TcpState.SYN_SENT && this.state != TcpState.SYN_RECEIVED) {
       if (this.inRecovery) {
@@ -794,12 +842,33 @@ export class TcpConnection extends TimerEntry {
     this.dupAcks++;
     this.stats().dupAcksIn++;
     if (this.inRecovery) {
-      this.inflation += <i64>this.mss;
-      // With SACK each duplicate ACK may reveal another hole to repair.
-      if (this.sackOk && this.nSacked > 0) this.retransmitHole(now);
+      // Lost retransmission: data sent after our retransmission of SND.UNA has been
+      // SACKed (DupThresh segments of it), yet SND.UNA did not move. Send it again rather
+      // than wait for the timeout.
+      if (this.sackOk && this.nSacked > 0) {
+        const i = this.rtxLogFind(this.sndUna);
+        if (i >= 0 && seqGe(this.sackedEnd[this.nSacked - 1], this.rtxLogMark[i % RTX_LOG] + DUP_THRESH * this.mss)) {
+          this.rtxLogSeq[i % RTX_LOG] = this.sndUna - 1; // forget it: one resend per detection
+          this.rtxNext = this.sndUna;
+          this.stats().lostRetransmits++;
+        }
+      }
+      // With SACK a duplicate ACK may reveal another hole: repair it instead of sending
+      // new data, so each ACK still releases one segment.
+      if (!(this.sackOk && this.nSacked > 0 && this.retransmitHole(now))) this.inflation += <i64>this.mss;
       return;
     }
-    if (this.dupAcks == DUP_THRESH && seqGt(this.sndUna, this.recover)) {
+    // Early retransmit (RFC 5827): with fewer than four segments outstanding and nothing
+    // new to send, fewer duplicate ACKs can ever arrive, so fewer are required.
+    let thresh = DUP_THRESH;
+    if (!this.hasUnsent() || this.sndWnd <= this.sndNxt - this.sndUna) {
+      const segs = (this.sndMax - this.sndUna + this.mss - 1) / this.mss;
+      if (segs < 4) thresh = segs > 1 ? segs - 1 : 1;
+    }
+    // RFC 6582 step 2: only when the ACK covers more than `recover` (the highest sequence
+    // number sent when the previous episode began: SND.MAX - 1 then), i.e. ack >= SND.MAX then.
+    if (this.dupAcks >= thresh && seqGe(this.sndUna, this.recover)) {
+      this.tlpAt = 0;
       // Fast retransmit, then fast recovery (RFC 6582 3.2 steps 2-4).
       const flight = this.sndMax - this.sndUna;
       this.cc.onLoss(flight, now);
@@ -808,14 +877,24 @@ export class TcpConnection extends TimerEntry {
       this.partialAcks = 0;
       this.inflation = <i64>(DUP_THRESH * this.mss);
       this.rtxNext = this.sndUna;
+      this.rtxLogN = 0;
       this.stats().fastRetransmits++;
       this.retransmitHole(now);
       this.rtxAt = now + this.rtt.current();
     }
   }
 
-  /** Records the peer's SACK blocks above SND.UNA in the bounded scoreboard. */
-  private updateScoreboard(seg: TcpSegment): void {
+  /** Index (into the ring, unreduced) of the latest logged retransmission of `seq`, or -1. */
+  private rtxLogFind(seq: u32): i32 {
+    const n = this.rtxLogN;
+    const lo = n > RTX_LOG ? n - RTX_LOG : 0;
+    for (let i = n - 1; i >= lo; i--) if (this.rtxLogSeq[i % RTX_LOG] == seq) return i;
+    return -1;
+  }
+
+  /** Records the peer's SACK blocks above SND.UNA in the bounded scoreboard; true if any was new. */
+  private updateScoreboard(seg: TcpSegment): bool {
+    let grew = false;
     for (let i = 0; i < seg.sackCount; i++) {
       let s = seg.sackLeft[i], e = seg.sackRight[i];
       // Ignore blocks that are empty, inverted, below SND.UNA or beyond what we sent.
@@ -831,6 +910,8 @@ export class TcpConnection extends TimerEntry {
         last++;
       }
       const merged = last - first;
+      if (merged == 1 && this.sackedStart[first] == s && this.sackedEnd[first] == e) continue; // nothing new
+      grew = true;
       if (merged == 0) {
         if (n == MAX_SACKED) continue; // bounded: forget blocks that do not fit
         for (let j = n; j > first; j--) { this.sackedStart[j] = this.sackedStart[j - 1]; this.sackedEnd[j] = this.sackedEnd[j - 1]; }
@@ -843,6 +924,7 @@ export class TcpConnection extends TimerEntry {
       this.sackedStart[first] = s;
       this.sackedEnd[first] = e;
     }
+    return grew;
   }
 
   /** Drops scoreboard entries at or below SND.UNA. */
@@ -883,7 +965,7 @@ export class TcpConnection extends TimerEntry {
       return true;
     }
     if (st == TcpState.TIME_WAIT) {
-      if (this.ackNow && !this.emit(this.sndNxt, TCP_ACK, 0, 0, now)) return this.blocked();
+      if (this.ackNow && !this.emit(this.sndMax, TCP_ACK, 0, 0, now)) return this.blocked();
       return true;
     }
 
@@ -930,14 +1012,55 @@ export class TcpConnection extends TimerEntry {
       if (fin) break;
     }
     if (!sent && this.ackNow) {
-      if (!this.emit(this.sndNxt, TCP_ACK, 0, 0, now)) return this.blocked();
+      // A pure ACK carries SND.MAX, not a SND.NXT a timeout pulled back: an old sequence
+      // number would be outside the peer's window and its ACK field ignored, and two
+      // such peers would answer each other's ACKs forever.
+      if (!this.emit(this.sndMax, TCP_ACK, 0, 0, now)) return this.blocked();
     }
     // Data waits but nothing is in flight to bring an ACK: the persist timer probes.
     if (this.sndUna == this.sndNxt && this.rtxAt == 0 && this.persistAt == 0 && this.hasUnsent()) {
       this.persistAt = now + this.persistInterval();
     }
+    this.armTailProbe(now);
     this.rearm();
     return true;
+  }
+
+  /**
+   * Tail loss probe (RFC 8985 7.2): with SACK, data outstanding and no recovery running,
+   * probe after 2 SRTT (plus a delayed-ACK allowance for a single segment) so a lost tail
+   * is repaired by fast recovery instead of a retransmission timeout.
+   */
+  private armTailProbe(now: u64): void {
+    if (!this.sackOk || this.inRecovery || this.tlpPending || this.tlpAt != 0 ||
+        this.sndUna == this.sndMax || this.rtxAt == 0 || !this.rtt.hasSample) return;
+    let pto = 2 * this.rtt.srtt;
+    if (this.sndMax - this.sndUna <= this.mss && this.ep.config.delayedAck != 0) pto += 200 * 1_000_000;
+    if (pto < 10 * 1_000_000) pto = 10 * 1_000_000;
+    const at = now + pto;
+    if (at < this.rtxAt) this.tlpAt = at;
+  }
+
+  /** Sends the tail probe: the last segment sent, again (RFC 8985 7.3). */
+  private onTailProbe(now: u64): void {
+    const s = this.state;
+    if (s != TcpState.ESTABLISHED && s != TcpState.FIN_WAIT_1 && s != TcpState.CLOSE_WAIT &&
+        s != TcpState.CLOSING && s != TcpState.LAST_ACK) return;
+    if (this.sndUna == this.sndMax || this.inRecovery) return;
+    const txEnd = this.txSeq + this.tx.len;
+    const finSent = this.finQueued && seqGt(this.sndMax, txEnd);
+    const dataEnd = finSent ? txEnd : this.sndMax;
+    const len = min(this.segmentRoom(), dataEnd - this.sndUna);
+    const seq = dataEnd - len;
+    let flags: u8 = TCP_ACK;
+    if (finSent) flags |= TCP_FIN;
+    if (!this.emit(seq, flags, seq - this.txSeq, len, now)) { this.ep.markBlocked(this); return; }
+    if (this.rttTiming && seqLe(seq, this.rttSeq)) this.rttTiming = false; // Karn
+    this.tlpPending = true;
+    this.ep.stats.tailProbes++;
+    this.ep.stats.retransmits++;
+    this.segsRetransmitted++;
+    this.rtxAt = now + this.rtt.current();
   }
 
   @inline private blocked(): bool {
@@ -979,8 +1102,9 @@ export class TcpConnection extends TimerEntry {
    * Retransmits one segment during recovery: the first hole at or above rtxNext that the
    * peer has not SACKed (just SND.UNA without SACK information, RFC 6582).
    */
-  private retransmitHole(now: u64): void {
-    let seq = seqMax(this.rtxNext, this.sndUna);
+  private retransmitHole(now: u64): bool {
+    const useSack = this.sackOk && this.nSacked > 0;
+    let seq = useSack ? seqMax(this.rtxNext, this.sndUna) : this.sndUna;
     // Skip SACKed ranges.
     let limit: u32 = this.sndMax;
     for (let i = 0; i < this.nSacked; i++) {
@@ -988,26 +1112,28 @@ export class TcpConnection extends TimerEntry {
       if (seqLe(s, seq) && seqLt(seq, e)) { seq = e; continue; }
       if (seqGt(s, seq)) { limit = s; break; }
     }
-    if (this.sackOk && this.nSacked > 0) {
-      // Only holes below the highest SACKed byte are known lost.
-      if (!seqLt(seq, this.sackedEnd[this.nSacked - 1])) return;
-    } else if (seq != this.sndUna) {
-      return; // without SACK, NewReno repairs one hole per partial ACK, at SND.UNA
-    }
+    // With SACK only holes below the highest SACKed byte are known lost; without it
+    // NewReno repairs one hole per partial ACK, at SND.UNA.
+    if (useSack && !seqLt(seq, this.sackedEnd[this.nSacked - 1])) return false;
     const txEnd = this.txSeq + this.tx.len;
     const off = seq - this.txSeq;
     let len: u32 = 0;
     if (seqLt(seq, txEnd)) len = min(min(this.mss, txEnd - seq), limit - seq);
     const fin = this.finQueued && seq + len == txEnd && seqGt(this.sndMax, txEnd);
-    if (len == 0 && !fin) return;
+    if (len == 0 && !fin) return false;
     let flags: u8 = TCP_ACK;
     if (fin) flags |= TCP_FIN;
-    if (!this.emit(seq, flags, off, len, now)) { this.ep.markBlocked(this); return; }
+    if (!this.emit(seq, flags, off, len, now)) { this.ep.markBlocked(this); return false; }
     // Karn: a retransmitted segment is never timed.
     if (this.rttTiming && seqLe(seq, this.rttSeq) && seqLt(this.rttSeq, seq + len + (fin ? 1 : 0))) this.rttTiming = false;
     this.rtxNext = seq + len + (fin ? 1 : 0);
+    const k = this.rtxLogN % RTX_LOG;
+    this.rtxLogSeq[k] = seq;
+    this.rtxLogMark[k] = this.sndMax;
+    this.rtxLogN++;
     this.ep.stats.retransmits++;
     this.segsRetransmitted++;
+    return true;
   }
 
   /**
@@ -1034,7 +1160,7 @@ export class TcpConnection extends TimerEntry {
         seg.sackPermitted = c.sack;
         if (c.timestamps) { seg.tsPresent = true; seg.tsVal = ep.tsClock(now); seg.tsEcr = 0; }
       } else {
-        if (c.windowScale && (this.sndWscale != 0 || this.rcvWscale != 0 || this.peerOfferedWscale)) seg.wscale = <i32>this.rcvWscale;
+        if (c.windowScale && this.peerOfferedWscale) seg.wscale = <i32>this.rcvWscale;
         seg.sackPermitted = this.sackOk;
         if (this.tsOk) { seg.tsPresent = true; seg.tsVal = ep.tsClock(now); seg.tsEcr = this.tsRecent; }
       }
@@ -1053,9 +1179,6 @@ export class TcpConnection extends TimerEntry {
     }
     return true;
   }
-
-  /** The peer asked for window scaling in its SYN (we echo the option in the SYN-ACK). */
-  peerOfferedWscale: bool = false;
 
   /**
    * Window field for an outgoing segment, with receiver SWS avoidance (RFC 9293
@@ -1147,15 +1270,19 @@ export class TcpConnection extends TimerEntry {
       this.onPersist(now);
       if (this.state == TcpState.CLOSED) return;
     }
+    if (this.tlpAt != 0 && now >= this.tlpAt) {
+      this.tlpAt = 0;
+      this.onTailProbe(now);
+    }
     this.output(now);
-    this.rearm();
+    this.rearm(true);
   }
 
   private onRetransmitTimeout(now: u64): void {
     const c = this.ep.config;
     const st = this.stats();
     if (this.state == TcpState.SYN_SENT || this.state == TcpState.SYN_RECEIVED) {
-      if (this.sndUna != this.iss) return;
+      if (this.synAcked) return;
       this.retries++;
       if (this.retries > c.synRetries) {
         st.timeouts++;
@@ -1178,6 +1305,8 @@ export class TcpConnection extends TimerEntry {
       return;
     }
     st.rtos++;
+    this.tlpAt = 0;
+    this.tlpPending = false;
     // RFC 5681 eq. 4 and RFC 6582: loss window, forget recovery, go back to SND.UNA.
     this.cc.onRto(this.sndMax - this.sndUna, now);
     this.inRecovery = false;
@@ -1231,17 +1360,21 @@ export class TcpConnection extends TimerEntry {
   }
 
   /** Recomputes this connection's earliest deadline and its place in the timer heap. */
-  rearm(): void {
+  rearm(exact: bool = false): void {
     let d: u64 = 0;
     if (this.rtxAt != 0) d = this.rtxAt;
     if (this.dackAt != 0 && (d == 0 || this.dackAt < d)) d = this.dackAt;
     if (this.persistAt != 0 && (d == 0 || this.persistAt < d)) d = this.persistAt;
     if (this.closeAt != 0 && (d == 0 || this.closeAt < d)) d = this.closeAt;
+    if (this.tlpAt != 0 && (d == 0 || this.tlpAt < d)) d = this.tlpAt;
     if (this.state == TcpState.CLOSED) d = 0;
-    if (d != this.deadline || (d != 0 && this.heapIndex < 0)) {
-      this.deadline = d;
-      this.ep.timers.update(this);
-    }
+    if (d == this.deadline && (d == 0 || this.heapIndex >= 0)) return;
+    // Lazy: a deadline that moved later (the RTO restarts on every ACK) stays at its
+    // earlier place in the heap; when that fires, onTimer finds nothing due and re-arms
+    // exactly. This saves a heap update per ACK for one early wake-up per RTO.
+    if (!exact && this.heapIndex >= 0 && this.deadline != 0 && (d == 0 || d > this.deadline)) return;
+    this.deadline = d;
+    this.ep.timers.update(this);
   }
 
   // =====================================================================================
@@ -1250,11 +1383,11 @@ export class TcpConnection extends TimerEntry {
 
   private enterTimeWait(now: u64): void {
     this.state = TcpState.TIME_WAIT;
+    this.tlpAt = 0;
     this.rtxAt = 0;
     this.persistAt = 0;
     this.dackAt = 0;
     this.closeAt = now + this.ep.config.timeWait;
-    this.ackNow = true;
     this.ep.enteredTimeWait(this);
     this.notifyClosed(CloseReason.NORMAL);
   }
@@ -1263,7 +1396,7 @@ export class TcpConnection extends TimerEntry {
   release(reason: CloseReason): void {
     if (this.state == TcpState.CLOSED) return;
     this.state = TcpState.CLOSED;
-    this.rtxAt = 0; this.dackAt = 0; this.persistAt = 0; this.closeAt = 0;
+    this.rtxAt = 0; this.dackAt = 0; this.persistAt = 0; this.closeAt = 0; this.tlpAt = 0;
     this.ep.remove(this);
     this.notifyClosed(reason);
   }
@@ -1282,13 +1415,10 @@ export class TcpConnection extends TimerEntry {
 
   /** Can the application still queue data (its side is open)? */
   @inline private canSend(): bool {
-    if (this.finQueued) return false;
+    if (this.finQueued || this.tx.buf == 0) return false;
     const s = this.state;
     return s == TcpState.ESTABLISHED || s == TcpState.CLOSE_WAIT || s == TcpState.SYN_SENT || s == TcpState.SYN_RECEIVED;
   }
 
-  @inline private stats(): TcpStatsRef { return this.ep.stats; }
+  @inline private stats(): TcpStats { return this.ep.stats; }
 }
-
-import { TcpStats } from "./stats";
-type TcpStatsRef = TcpStats;

@@ -1,6 +1,6 @@
 // In-place UDP echo over Ethernet + IPv4/IPv6, for the udp-echo stack and the switch
 // benchmark. Zero allocation, raw loads/stores: this is the per-packet hot path.
-import { checksumAdd } from "./checksum";
+import { checksumAddInline } from "./checksum";
 
 // Raw little-endian loads of network-order fields, compared without swapping.
 const ETHERTYPE_IPV4_RAW: u16 = 0x0008; // 08 00
@@ -19,9 +19,9 @@ const ECHO_HOP_LIMIT: u8 = 64;
  *
  * Dropped: non-IP EtherTypes (802.1Q included), IPv4 with options (an echo would have to
  * reverse source routes), IPv4 fragments, IPv6 with extension headers, protocols other
- * than UDP, inconsistent lengths, port 0 on either side, multicast/broadcast/unspecified
- * IP sources, multicast IP destinations and multicast Ethernet sources (a reply would be a
- * reflection or come from an address that is not ours).
+ * than UDP, inconsistent lengths, port 0 on either side, multicast, broadcast,
+ * unspecified or IPv4 loopback sources, multicast IP destinations and multicast Ethernet
+ * sources (a reply would be a reflection or come from an address that is not ours).
  */
 export function udpEchoInPlace(ptr: usize, len: u32): u32 {
   if (len < 42) return 0;
@@ -76,7 +76,7 @@ export function udpEchoInPlace(ptr: usize, len: u32): u32 {
   store<u32>(udp, rotr<u32>(ports, 16));
   store<u16>(udp, 0, 6);
   let u: u64 = <u64>src + <u64>dst + 0x1100 + <u64>ulenRaw + <u64>ports + <u64>ulenRaw;
-  u = checksumAdd(u, udp + 8, ulen - 8);
+  u = checksumAddInline(u, udp + 8, ulen - 8);
   let c = foldComplement(u);
   store<u16>(udp, c == 0 ? 0xffff : c, 6);
   return 14 + newTotal;
@@ -115,7 +115,7 @@ export function udpEchoInPlace(ptr: usize, len: u32): u32 {
     (d0 & 0xffffffff) + (d0 >>> 32) + (d1 & 0xffffffff) + (d1 >>> 32);
   // Pseudo-header length is 32 bits (upper half 0) and next header 17; then the UDP header.
   u += <u64>ulenRaw + 0x1100 + <u64>ports + <u64>ulenRaw;
-  u = checksumAdd(u, udp + 8, ulen - 8);
+  u = checksumAddInline(u, udp + 8, ulen - 8);
   let c = foldComplement(u);
   store<u16>(udp, c == 0 ? 0xffff : c, 6);
   return 54 + ulen;

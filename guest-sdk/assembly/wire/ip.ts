@@ -257,7 +257,7 @@ export class Ipv6Address {
       let digits = 0;
       while (i < n) {
         const c = s.charCodeAt(i);
-        let d: i32;
+        let d: i32 = 0;
         if (c >= 48 && c <= 57) d = c - 48;
         else if (c >= 97 && c <= 102) d = c - 87;
         else if (c >= 65 && c <= 70) d = c - 55;

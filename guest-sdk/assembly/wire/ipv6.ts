@@ -51,14 +51,27 @@ export class Ipv6View {
    * option) are seen as an empty payload and fail at the first extension header.
    */
   wrap(ptr: usize, len: u32): bool {
+    return this.walk(ptr, len, false);
+  }
+  /**
+   * Like `wrap` but accepts a payload length beyond the buffer: for the truncated packet
+   * quoted inside an ICMPv6 error. The walk and `payloadLen` stop at the buffer's end.
+   */
+  wrapQuoted(ptr: usize, len: u32): bool {
+    return this.walk(ptr, len, true);
+  }
+  private walk(ptr: usize, len: u32, quoted: bool): bool {
     if (len < IPV6_HEADER_LEN || !rangeOk(ptr, len) || (load<u8>(ptr) >> 4) != 6) return this.fail();
-    const end = IPV6_HEADER_LEN + <u32>bswap<u16>(load<u16>(ptr, 4));
-    if (end > len) return this.fail();
+    let end = IPV6_HEADER_LEN + <u32>bswap<u16>(load<u16>(ptr, 4));
+    if (end > len) {
+      if (!quoted) return this.fail();
+      end = len;
+    }
     let nh = load<u8>(ptr, 6);
     let off = IPV6_HEADER_LEN;
     let frag: u32 = 0;
     for (let count: u32 = 0; ; count++) {
-      let hl: u32;
+      let hl: u32 = 0;
       if (nh == IPV6_NH_HOP_BY_HOP || nh == IPV6_NH_ROUTING || nh == IPV6_NH_DEST_OPTS ||
           nh == IPV6_NH_MOBILITY || nh == IPV6_NH_HIP || nh == IPV6_NH_SHIM6) {
         if (nh == IPV6_NH_HOP_BY_HOP && off != IPV6_HEADER_LEN) return this.fail();

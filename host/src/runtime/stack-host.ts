@@ -4,14 +4,15 @@
 
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import { existsSync } from 'node:fs';
 import { CompiledStack, Engine, LinkInfo, LogLevel, OwnedTuple } from '../engine/engine.js';
 import { V8Engine } from '../engine/v8.js';
 import { loadNative } from '../native.js';
 import { MshError } from '../errors.js';
 import { CONTROL_BYTES, CTRL_STOP, WorkerInit, WorkerToMain } from './protocol.js';
 import { expandTuples, formatTuple, TupleSpec } from './tuple.js';
+import { DIST_DIR } from '../paths.js';
 
 export type RestartPolicy = 'no' | 'on-failure';
 export type StackState = 'starting' | 'running' | 'restarting' | 'failed' | 'stopped';
@@ -57,7 +58,8 @@ export interface StackEvent {
   message: string;
 }
 
-const WORKER_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'stack-worker.js');
+// Always the compiled worker, also when the supervisor itself runs from TypeScript (tests).
+const WORKER_FILE = path.join(DIST_DIR, 'host', 'src', 'runtime', 'stack-worker.js');
 
 export class StackHandle {
   state: StackState = 'starting';
@@ -151,6 +153,7 @@ export class StackHost extends EventEmitter {
     handle.control = new SharedArrayBuffer(CONTROL_BYTES);
     init.control = handle.control;
     handle.state = 'starting';
+    if (!existsSync(WORKER_FILE)) throw new MshError(`${WORKER_FILE} is missing`, 'run `npm run setup` to build msh');
     const worker = new Worker(WORKER_FILE, { workerData: init, resourceLimits: { maxOldGenerationSizeMb: 256 } });
     handle.worker = worker;
     let settle!: () => void;

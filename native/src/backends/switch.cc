@@ -46,38 +46,7 @@ FrameQueue::FrameQueue(uint32_t capacity, uint32_t max_frame) {
   stride_ = lines * 64;
   bufs_.reset(static_cast<uint8_t*>(std::aligned_alloc(64, size_t(cap) * stride_)));
   lens_.reset(new (std::nothrow) uint32_t[cap]);
-}
-
-bool FrameQueue::push(const uint8_t* data, uint32_t len) {
-  const uint32_t t = tail_.load(std::memory_order_relaxed);
-  if (t - head_cache_ > mask_) {
-    head_cache_ = head_.load(std::memory_order_acquire);
-    if (t - head_cache_ > mask_) {
-      dropped_full.store(dropped_full.load(std::memory_order_relaxed) + 1,
-                         std::memory_order_relaxed);
-      return false;
-    }
-  }
-  const uint32_t s = t & mask_;
-  std::memcpy(bufs_.get() + size_t(s) * stride_, data, len);
-  lens_[s] = len;
-  tail_.store(t + 1, std::memory_order_release);
-  queued.store(queued.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  return true;
-}
-
-uint32_t FrameQueue::peek(FrameRef* out, uint32_t max) {
-  const uint32_t h = head_.load(std::memory_order_relaxed);
-  const uint32_t n = std::min(tail_.load(std::memory_order_acquire) - h, max);
-  for (uint32_t i = 0; i < n; ++i) {
-    const uint32_t s = (h + i) & mask_;
-    out[i] = FrameRef{bufs_.get() + size_t(s) * stride_, lens_[s]};
-  }
-  return n;
-}
-
-void FrameQueue::release(uint32_t n) {
-  head_.store(head_.load(std::memory_order_relaxed) + n, std::memory_order_release);
+  scratch_.reset(static_cast<uint8_t*>(std::aligned_alloc(64, stride_)));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -208,11 +177,13 @@ uint32_t SwitchBackend::receive(uint32_t port, uint32_t max, const FrameSink& si
 uint32_t SwitchBackend::transmit(uint32_t port, const FrameRef* frames, uint32_t n) {
   uint64_t bytes = 0;
   uint32_t sent = 0;
-  if (discard_.load(std::memory_order_relaxed)) {
+  FrameQueue* q = queue(port);
+  if (discard_.load(std::memory_order_relaxed) && q) {
     // Benchmark sink: the copy a device backend makes into its own buffers, then gone.
-    alignas(64) static thread_local uint8_t scratch[kRingMaxSlotSize + 1];
+    uint8_t* scratch = q->scratch();
     for (; sent < n; ++sent) {
-      std::memcpy(scratch, frames[sent].data, frames[sent].len);
+      if (frames[sent].len > max_frame_) break;
+      copy_frame(scratch, frames[sent].data, frames[sent].len);
       bytes += frames[sent].len;
     }
   } else {
@@ -223,6 +194,7 @@ uint32_t SwitchBackend::transmit(uint32_t port, const FrameRef* frames, uint32_t
       bytes += frames[sent].len;
     }
   }
+  count(wire_dropped_, n - sent);  // the caller counts them too (tx_backend_full)
   count(wire_frames_, sent);
   count(wire_bytes_, bytes);
   return sent;
@@ -256,7 +228,18 @@ uint32_t SwitchBackend::drain_locked(FrameQueue* q, uint32_t max, const FrameSin
 
 uint32_t SwitchBackend::drain_kernel(uint32_t max, const FrameSink& sink) {
   std::lock_guard<std::mutex> lk(kernel_drain_mu_);
-  return drain_locked(queue(kKernelPort), max, sink);
+  uint64_t bytes = 0;
+  const uint32_t n = drain_locked(queue(kKernelPort), max, [&](const uint8_t* d, uint32_t len) {
+    if (!sink(d, len)) return false;
+    bytes += len;
+    return true;
+  });
+  // Handed to the kernel: port 0's RX.
+  if (ctx_.kernel_port) {
+    count(ctx_.kernel_port->rx_frames, n);
+    count(ctx_.kernel_port->rx_bytes, bytes);
+  }
+  return n;
 }
 
 uint32_t SwitchBackend::drain_wire(uint32_t max, const FrameSink& sink) {
@@ -277,10 +260,8 @@ size_t SwitchBackend::extra_counters(uint32_t port, const char** names, uint64_t
   if (port == kLinkScope) {
     put("wire_frames", wire_frames_.load(std::memory_order_relaxed));
     put("wire_bytes", wire_bytes_.load(std::memory_order_relaxed));
-    if (wire_) {
-      put("wire_dropped_full", wire_->dropped_full.load(std::memory_order_relaxed));
-      put("wire_queue_depth", wire_->depth());
-    }
+    put("wire_dropped_full", wire_dropped_.load(std::memory_order_relaxed));
+    if (wire_) put("wire_queue_depth", wire_->depth());
     return n;
   }
   // Read under inject_mu_ so a concurrent on_port_removed cannot free the queue.

@@ -17,6 +17,7 @@
 #include "backend.h"
 #include "classifier.h"
 #include "counters.h"
+#include "frame.h"
 
 namespace msh {
 
@@ -47,17 +48,48 @@ class WakeEvent {
 class FrameQueue {
  public:
   FrameQueue(uint32_t capacity, uint32_t max_frame);  // capacity rounded up to 2^k
-  bool push(const uint8_t* data, uint32_t len);      // false (and counted) when full
-  uint32_t peek(FrameRef* out, uint32_t max);
-  void release(uint32_t n);
+  // Producer: copies the frame in; false (and counted) when full.
+  bool push(const uint8_t* data, uint32_t len) {
+    const uint32_t t = tail_.load(std::memory_order_relaxed);
+    if (t - head_cache_ > mask_) {
+      head_cache_ = head_.load(std::memory_order_acquire);
+      if (t - head_cache_ > mask_) {
+        dropped_full.store(dropped_full.load(std::memory_order_relaxed) + 1,
+                           std::memory_order_relaxed);
+        return false;
+      }
+    }
+    const uint32_t s = t & mask_;
+    copy_frame(bufs_.get() + size_t(s) * stride_, data, len);
+    lens_[s] = len;
+    tail_.store(t + 1, std::memory_order_release);
+    queued.store(queued.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    return true;
+  }
+  // Consumer: lends up to `max` frames in order, valid until release().
+  uint32_t peek(FrameRef* out, uint32_t max) {
+    const uint32_t h = head_.load(std::memory_order_relaxed);
+    const uint32_t avail = tail_.load(std::memory_order_acquire) - h;
+    const uint32_t n = avail < max ? avail : max;
+    for (uint32_t i = 0; i < n; ++i) {
+      const uint32_t s = (h + i) & mask_;
+      out[i] = FrameRef{bufs_.get() + size_t(s) * stride_, lens_[s]};
+    }
+    return n;
+  }
+  void release(uint32_t n) {
+    head_.store(head_.load(std::memory_order_relaxed) + n, std::memory_order_release);
+  }
   uint32_t depth() const {
     return tail_.load(std::memory_order_acquire) - head_.load(std::memory_order_acquire);
   }
   uint32_t capacity() const { return mask_ + 1; }
-  bool ok() const { return bufs_ && lens_; }  // false if allocation failed
+  bool ok() const { return bufs_ && lens_ && scratch_; }  // false if allocation failed
 
   WakeEvent ev;
   Counter queued{0}, dropped_full{0};  // written by the producer only
+  // Where the discard mode copies this port's transmitted frames (the port's worker only).
+  uint8_t* scratch() { return scratch_.get(); }
 
  private:
   alignas(64) std::atomic<uint32_t> head_{0};  // consumer-owned
@@ -70,6 +102,7 @@ class FrameQueue {
   };
   std::unique_ptr<uint8_t[], Free> bufs_;
   std::unique_ptr<uint32_t[]> lens_;
+  std::unique_ptr<uint8_t[], Free> scratch_;
 };
 
 struct SwitchOptions {
@@ -125,7 +158,7 @@ class SwitchBackend final : public Backend {
   std::mutex wire_mu_;          // wire-out queue, both sides (many transmitting ports)
   std::unique_ptr<FrameQueue> wire_;
   std::atomic<bool> discard_{false};
-  Counter wire_frames_{0}, wire_bytes_{0};
+  Counter wire_frames_{0}, wire_bytes_{0}, wire_dropped_{0};
 };
 
 }  // namespace msh

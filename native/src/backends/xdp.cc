@@ -93,7 +93,7 @@ std::string take_libbpf_log() {
 const char* perm_hint(int err) {
   err = std::abs(err);
   return (err == EPERM || err == EACCES)
-             ? " (AF_XDP needs root: CAP_NET_ADMIN, CAP_BPF and CAP_NET_RAW)"
+             ? " (AF_XDP needs root: CAP_BPF, CAP_NET_ADMIN and CAP_NET_RAW)"
              : "";
 }
 
@@ -253,7 +253,8 @@ std::unique_ptr<XdpBackend> XdpBackend::create(const XdpOptions& opts) {
   b->obj_ = bpf_object__open_file(opts.bpf_object.c_str(), nullptr);
   if (!b->obj_) {
     int e = errno;
-    fail(e, "open", "af_xdp: cannot open the XDP program %s: %s", opts.bpf_object.c_str(), strerror(e));
+    fail(e, "open", "af_xdp: cannot open the XDP program %s: %s%s", opts.bpf_object.c_str(),
+         strerror(e), e == ENOENT ? " (build it: bash scripts/build.sh)" : "");
     return nullptr;
   }
   bpf_map* xsks = bpf_object__find_map_by_name(b->obj_, "xsks");
@@ -270,12 +271,15 @@ std::unique_ptr<XdpBackend> XdpBackend::create(const XdpOptions& opts) {
   bpf_map__set_max_entries(tuples, opts.max_tuples);
   int err = bpf_object__load(b->obj_);
   if (err) {
+    // libbpf's own advice on EPERM (kernel config, RLIMIT_MEMLOCK) misleads here.
     std::string log = take_libbpf_log();
+    if (std::abs(err) == EPERM) log.clear();
     if (log.size() > 300) log = "..." + log.substr(log.size() - 300);
     fail(err, "bpf", "af_xdp: loading the XDP program failed: %s%s%s%s", strerror(-err), perm_hint(err),
          log.empty() ? "" : "\n", log.c_str());
     return nullptr;
   }
+  b->prog_fd_ = bpf_program__fd(prog);
   b->xsks_fd_ = bpf_map__fd(xsks);
   b->tuples_fd_ = bpf_map__fd(tuples);
   b->frags_fd_ = bpf_map__fd(frags);
@@ -289,11 +293,12 @@ std::unique_ptr<XdpBackend> XdpBackend::create(const XdpOptions& opts) {
     int fd = bpf_link_create(bpf_program__fd(prog), b->ifindex_, BPF_XDP, &lo);
     return fd < 0 ? -errno : fd;
   };
-  auto why = [](int e) -> std::string {
+  auto why = [&opts](int e) -> std::string {
     e = std::abs(e);
     std::string s = strerror(e);
     if (e == EEXIST || e == EBUSY)
-      s += " (another XDP program is attached; `ip link set dev IF xdp off` removes a stale one)";
+      s += " (another XDP program is attached; `ip link set dev " + opts.ifname +
+           " xdp off` removes a stale one)";
     else if (e == EOPNOTSUPP)
       s += " (the driver has no native XDP)";
     else if (e == ERANGE)
@@ -344,6 +349,31 @@ XdpBackend::~XdpBackend() {
   teardown_umems();
   if (link_fd_ >= 0) close(link_fd_);  // detaches the program
   if (obj_) bpf_object__close(obj_);
+}
+
+namespace {
+uint32_t prog_id_of(int fd) {
+  bpf_prog_info info{};
+  uint32_t len = sizeof info;
+  return fd >= 0 && bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.id : 0;
+}
+uint32_t map_id_of(int fd) {
+  bpf_map_info info{};
+  uint32_t len = sizeof info;
+  return fd >= 0 && bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.id : 0;
+}
+}  // namespace
+
+uint32_t XdpBackend::prog_id() const { return prog_id_of(prog_fd_); }
+uint32_t XdpBackend::xsks_map_id() const { return map_id_of(xsks_fd_); }
+uint32_t XdpBackend::tuples_map_id() const { return map_id_of(tuples_fd_); }
+
+std::vector<XdpBackend::SocketInfo> XdpBackend::sockets() const {
+  std::vector<SocketInfo> v;
+  std::lock_guard<std::mutex> g(ports_mu_);
+  for (auto& [id, p] : ports_)
+    for (auto& s : p->socks) v.push_back({id, s->queue, p->xsk_base + s->queue});
+  return v;
 }
 
 int XdpBackend::attach(const LinkContext& ctx) {

@@ -94,6 +94,15 @@ class XdpBackend final : public Backend {
   // "zerocopy", "copy", or "none" before the first socket exists.
   const char* bind_mode() const;
   XdpStats stats() const;
+  // Kernel ids, for bpftool and tests (0 if unknown).
+  uint32_t prog_id() const;
+  uint32_t xsks_map_id() const;
+  uint32_t tuples_map_id() const;
+  // Where each port's sockets sit in the XSKMAP (main thread).
+  struct SocketInfo {
+    uint32_t port, queue, xsk_slot;
+  };
+  std::vector<SocketInfo> sockets() const;
   // One port's share of the socket and backend counters (false: no such port).
   bool port_stats(uint32_t port, XdpStats* out) const;
 
@@ -117,6 +126,7 @@ class XdpBackend final : public Backend {
   uint32_t max_ports_ = 0;
   bool native_ = false;
   bpf_object* obj_ = nullptr;
+  int prog_fd_ = -1;
   int link_fd_ = -1;
   int xsks_fd_ = -1, tuples_fd_ = -1, frags_fd_ = -1, counters_fd_ = -1;
 

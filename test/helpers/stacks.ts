@@ -1,0 +1,28 @@
+// Builds stacks once per test run (shipped ones and test-only ones) into build/test/.
+import path from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { buildStack } from '../../host/src/build/build.js';
+import { REPO_ROOT } from '../../host/src/paths.js';
+
+const cache = new Map<string, Promise<Uint8Array>>();
+
+/** `name` is a folder under stacks/ or test/stacks/; returns the component bytes. */
+export function stackComponent(name: string): Promise<Uint8Array> {
+  let p = cache.get(name);
+  if (!p) {
+    const shipped = path.join(REPO_ROOT, 'stacks', name);
+    const dir = existsSync(shipped) ? shipped : path.join(REPO_ROOT, 'test', 'stacks', name);
+    const out = path.join(REPO_ROOT, 'build', 'test', `${name}.wasm`);
+    p = (async () => {
+      const fresh = existsSync(out) && statSync(out).mtimeMs > Date.now() - 1; // never trust an old build
+      if (!fresh) await buildStack(dir, { out });
+      return readFileSync(out);
+    })();
+    cache.set(name, p);
+  }
+  return p;
+}
+
+export function stackPath(name: string): string {
+  return path.join(REPO_ROOT, 'build', 'test', `${name}.wasm`);
+}

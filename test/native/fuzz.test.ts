@@ -1,0 +1,51 @@
+// Coverage-guided fuzzing of the data path's untrusted inputs (frames and guest ring
+// memory) under ASan + UBSan (test/native/fuzz/data_path_fuzz.cc), and the threads of
+// the data path run concurrently under ThreadSanitizer (concurrency_stress.cc). A crash,
+// an out-of-bounds access, a data race or a broken invariant fails the test.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../../host/src/paths.js';
+
+const CORE = ['frame', 'classifier', 'link', 'guest_ring', 'pcap', 'errors', 'bench_reference']
+  .map((f) => `native/src/${f}.cc`).concat(['native/src/backends/switch.cc']);
+
+function build(dir: string, main: string, flags: string[]): string {
+  const bin = path.join(dir, path.basename(main, '.cc'));
+  const cc = spawnSync('clang++', ['-g', '-O1', '-std=c++20', ...flags, '-I', 'native/src',
+    main, ...CORE, '-o', bin], { cwd: REPO_ROOT, encoding: 'utf8' });
+  expect(cc.stderr).toBe('');
+  expect(cc.status).toBe(0);
+  return bin;
+}
+
+describe('fuzzing the native data path', () => {
+  it('survives libFuzzer with ASan and UBSan for a few seconds', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'msh-fuzz-'));
+    try {
+      const bin = build(dir, 'test/native/fuzz/data_path_fuzz.cc', ['-fsanitize=fuzzer,address,undefined', '-fno-sanitize-recover=undefined']);
+      const run = spawnSync(bin, ['-max_total_time=8', '-seed=1', '-rss_limit_mb=1024'],
+        { cwd: dir, encoding: 'utf8', env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=0' } });
+      const tail = run.stderr.split('\n').slice(-30).join('\n');
+      expect(run.status, tail).toBe(0);
+      expect(run.stderr).toMatch(/Done \d+ runs/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  it('control, injector, port workers and drainer run concurrently without data races', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'msh-tsan-'));
+    try {
+      const bin = build(dir, 'test/native/fuzz/concurrency_stress.cc', ['-fsanitize=thread']);
+      const run = spawnSync(bin, ['2'], { encoding: 'utf8', env: { ...process.env, TSAN_OPTIONS: 'halt_on_error=1' } });
+      expect(run.stderr, run.stderr.slice(0, 4000)).toBe('');
+      expect(run.status).toBe(0);
+      expect(run.stdout).toMatch(/echoed=[1-9]/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});

@@ -10,7 +10,7 @@ newer_than() { # newer_than OUTPUT INPUT...: true if OUTPUT is missing or older 
   [[ -n $(find "$@" -newer "$out" -type f 2>/dev/null | head -n 1) ]]
 }
 
-if newer_than build/Release/msh_native.node native/src binding.gyp; then
+if newer_than build/Release/msh_native.node native/src native/bpf binding.gyp; then
   echo "msh build: native addon"
   # node-gyp ships with npm; build against the headers that come with this Node
   # (no download: the machine has no network beyond the package registries).

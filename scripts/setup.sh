@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SYSTEM_PACKAGES=(clang llvm libbpf-dev libxdp-dev bpftool gcc-multilib pkg-config iproute2
-  iputils-ping nftables ethtool socat curl tcpdump tshark wrk nginx-light libclang-rt-14-dev)
+  iputils-ping nftables ethtool socat curl tcpdump tshark wrk nginx-light libclang-rt-14-dev
+  python3-scapy)
 
 missing=()
 for p in "${SYSTEM_PACKAGES[@]}"; do

@@ -91,7 +91,7 @@ async function openBackend(b: BackendName, info: LinkInfo): Promise<OpenLink> {
   switch (b) {
     case 'xdp': {
       const linkId = wrapNative(() => native.createXdpLink({ ifname: info.name, mac: info.mac }), 'xdp', info.name);
-      const mode = native.linkInfo?.(linkId)?.mode ?? '';
+      const mode = native.xdpLinkInfo(linkId).mode;
       return {
         binding: { linkId, info, backend: 'xdp', ...common },
         description: `AF_XDP on ${info.name}${mode ? ` (${mode} mode)` : ''}`,

@@ -65,6 +65,10 @@ export function openSwitchLink(info: LinkInfo, nextHop?: Uint8Array): OpenLink {
 
 export async function openInterfaceLink(ifname: string, backend: BackendName): Promise<OpenLink> {
   const info = readLinkInfo(ifname);
+  // Whatever backend runs now, nft tables a crashed msh left behind (any backend) would
+  // keep blocking their tuples: remove those whose owner process is gone.
+  const { removeStaleTables } = await import('./nft.js');
+  for (const t of removeStaleTables()) console.log(`msh: removed stale nftables table ${t.name ?? JSON.stringify(t)} left by a crashed msh`);
   const order: BackendName[] = backend === 'auto' ? ['xdp', 'packet', 'tap'] : [backend];
   const failures: string[] = [];
   for (const b of order) {

@@ -7,6 +7,7 @@ import { MshError, UsageError } from '../errors.js';
 import { buildStack, BuildError } from '../build/build.js';
 import { formatInspection, inspectFile } from './inspect.js';
 import { STACKS_DIR } from '../paths.js';
+import { GuestTrap, StackLoadError } from '../engine/engine.js';
 
 const USAGE = `msh — MultiStack Host: user-level protocol stacks as WebAssembly components
 
@@ -92,7 +93,7 @@ export async function run(argv: string[]): Promise<number> {
     if (!cmd) throw new UsageError(`unknown command '${name}'`);
     return await cmd(rest);
   } catch (e) {
-    if (e instanceof MshError || e instanceof BuildError) {
+    if (e instanceof MshError || e instanceof BuildError || e instanceof StackLoadError || e instanceof GuestTrap) {
       console.error(`msh: ${e.message}`);
       if (e instanceof MshError && e.hint) console.error(`  ${e.hint}`);
       if (process.env.MSH_DEBUG) console.error(e.stack);

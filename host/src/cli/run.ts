@@ -8,7 +8,9 @@ import { MshError } from '../errors.js';
 import { parseRunArgs, RunStackArgs } from './run-args.js';
 import { defaultInterface, missingPrivileges, readLinkInfo } from '../backends/system.js';
 import { openInterfaceLink, OpenLink } from '../backends/index.js';
-import { StackEvent, StackHost, StackSpec } from '../runtime/stack-host.js';
+import { DEFAULTS, StackEvent, StackHost, StackSpec } from '../runtime/stack-host.js';
+import { V8Engine } from '../engine/v8.js';
+import { StackLoadError } from '../engine/engine.js';
 import { connectControl, controlSocketPath, LineChannel, listenControl, Reply } from '../runtime/control.js';
 
 function log(line: string): void {
@@ -41,7 +43,16 @@ export async function cmdRun(argv: string[]): Promise<number> {
   checkPrivileges();
   const iface = args.iface ?? defaultInterface();
   readLinkInfo(iface); // fails early with a clear message on a bad --iface
-  for (const s of args.stacks) toSpec(s); // unreadable files fail before anything starts
+  // Unreadable files and components that are not stacks fail before anything starts.
+  const engine = new V8Engine();
+  for (const s of args.stacks) {
+    try {
+      engine.compile(toSpec(s).component, { memLimitBytes: s.memLimitBytes ?? DEFAULTS.memLimitBytes });
+    } catch (e) {
+      if (e instanceof StackLoadError) throw new MshError(`${s.file}: ${e.message}`);
+      throw e;
+    }
+  }
   const sockPath = controlSocketPath(iface);
   const existing = await connectControl(sockPath);
   if (existing) return runAsClient(existing, args.stacks, iface);

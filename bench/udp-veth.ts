@@ -1,0 +1,186 @@
+// npm run bench -- udp-veth [--rounds N] [--warmup S] [--window S] [--rate PPS] [--batch N]
+//                          [--backend B]
+// 64-byte UDP echo over a veth pair, end to end through real sockets. A C sender in the
+// peer namespace (bench/c/udp_blast.c: sendmmsg on one thread, recvmmsg counting verified
+// echoes on another) offers load to 10.77.0.1:7 in namespace A, where either
+//   (a) msh runs stacks/udp-echo.wasm on the veth (`msh run`, AF_XDP by default), or
+//   (b) the kernel answers: bench/c/udp_echo_kernel.c, recvmmsg/sendmmsg with batch 256,
+//       bound to the same address and port.
+// Rounds alternate a, b, a, b, ... in one run with the same sender; each round starts its
+// echo server fresh, warms up, then measures echoed packets per second over a window.
+// Reported: per-round samples, the offered rate, medians; the last line is the JSON
+// result. Everything started is killed by PID, and the namespaces are removed, also when
+// a round fails or the run is interrupted.
+
+import { ChildProcess, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { createPair, destroyPair, nsExec, nsSpawn, NsPair } from '../host/src/netns.js';
+import { BUILD_DIR, REPO_ROOT, STACKS_DIR } from '../host/src/paths.js';
+import { emit, median, round } from './_common.js';
+
+const PORT = 7;
+const PAYLOAD = 18; // 14 + 20 + 8 + 18 = 60 bytes on the veth, 64 with the FCS of a real NIC
+const C_DIR = path.join(REPO_ROOT, 'bench', 'c');
+const OUT_DIR = path.join(BUILD_DIR, 'bench');
+const MSH = path.join(REPO_ROOT, 'bin', 'msh.js');
+
+interface Options {
+  rounds: number; warmup: number; window: number; rate: number; batch: number; backend: string;
+}
+
+interface BlastResult {
+  offered_pps: number; sent_pps: number; echo_pps: number; sent: number; echoed: number;
+  bad: number; send_errors: number; window_s: number;
+}
+
+function parseArgs(args: string[]): Options {
+  const o: Options = { rounds: 5, warmup: 1, window: 3, rate: 0, batch: 64, backend: 'auto' };
+  for (let i = 0; i < args.length; i++) {
+    const key = args[i].replace(/^--/, '');
+    const v = args[++i];
+    if (!(key in o) || v === undefined) throw new Error(`udp-veth: unknown option or missing value: ${args[i - 1]}`);
+    (o as any)[key] = key === 'backend' ? v : Number(v);
+  }
+  if (o.rounds < 3) throw new Error('udp-veth: at least 3 rounds');
+  return o;
+}
+
+/** Compiles bench/c/NAME.c to build/bench/NAME (cc -O2) unless the binary is newer. */
+function buildC(name: string): string {
+  const src = path.join(C_DIR, `${name}.c`);
+  const out = path.join(OUT_DIR, name);
+  mkdirSync(OUT_DIR, { recursive: true });
+  if (!existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs) {
+    execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-pthread', '-o', out, src], { stdio: 'inherit' });
+  }
+  return out;
+}
+
+/** Every child still running: killed by PID on every way out. */
+const live = new Set<ChildProcess>();
+
+function track(child: ChildProcess, what: string): { child: ChildProcess; out: { text: string }; exited: Promise<number | null> } {
+  live.add(child);
+  const out = { text: '' };
+  child.stdout!.on('data', (d) => { out.text += d; });
+  child.stderr!.on('data', (d) => { out.text += d; });
+  const exited = new Promise<number | null>((resolve) => {
+    child.on('exit', (code) => { live.delete(child); resolve(code); });
+    child.on('error', (e) => { live.delete(child); out.text += `\n(${what}: ${e.message})`; resolve(-1); });
+  });
+  return { child, out, exited };
+}
+
+function killNow(child: ChildProcess, sig: NodeJS.Signals = 'SIGKILL'): void {
+  if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+    try { process.kill(child.pid, sig); } catch { /* already gone */ }
+  }
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. */
+async function stop(t: ReturnType<typeof track>, graceMs = 3000): Promise<void> {
+  killNow(t.child, 'SIGTERM');
+  const timer = setTimeout(() => killNow(t.child, 'SIGKILL'), graceMs);
+  await t.exited;
+  clearTimeout(timer);
+}
+
+function waitFor(t: ReturnType<typeof track>, pattern: RegExp, timeoutMs: number, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const tick = setInterval(() => {
+      if (pattern.test(t.out.text)) { clearInterval(tick); resolve(); }
+      else if (t.child.exitCode !== null || t.child.signalCode !== null) { clearInterval(tick); reject(new Error(`${what} exited before it was ready:\n${t.out.text}`)); }
+      else if (Date.now() - started > timeoutMs) { clearInterval(tick); reject(new Error(`${what} not ready within ${timeoutMs} ms:\n${t.out.text}`)); }
+    }, 20);
+  });
+}
+
+async function blast(p: NsPair, bin: string, o: Options): Promise<BlastResult> {
+  const t = track(nsSpawn(p.nsB, bin, [p.ipA, String(PORT), String(o.warmup), String(o.window), String(o.rate), String(PAYLOAD), String(o.batch)]), 'udp_blast');
+  const timer = setTimeout(() => killNow(t.child), (o.warmup + o.window + 10) * 1000);
+  const code = await t.exited;
+  clearTimeout(timer);
+  const line = t.out.text.trim().split('\n').pop() ?? '';
+  if (code !== 0 || !line.startsWith('{')) throw new Error(`udp_blast failed (exit ${code}):\n${t.out.text}`);
+  return JSON.parse(line) as BlastResult;
+}
+
+/** One round against msh: start `msh run` in namespace A, blast, stop it. */
+async function roundMsh(p: NsPair, blastBin: string, o: Options): Promise<{ r: BlastResult; note: string }> {
+  const t = track(nsSpawn(p.nsA, process.execPath, [MSH, 'run', '--iface', p.ifA, '--backend', o.backend,
+    path.join(STACKS_DIR, 'udp-echo.wasm'), '--tuple', `udp:${PORT}`]), 'msh');
+  try {
+    await waitFor(t, /\[udp-echo\] running/, 20_000, 'msh run');
+    const r = await blast(p, blastBin, o);
+    return { r, note: (t.out.text.match(/msh host on [^\n]*/) ?? [''])[0] };
+  } finally {
+    await stop(t);
+  }
+}
+
+/** One round against the kernel: the C recvmmsg/sendmmsg echo in namespace A. */
+async function roundKernel(p: NsPair, echoBin: string, blastBin: string, o: Options): Promise<{ r: BlastResult; note: string }> {
+  const t = track(nsSpawn(p.nsA, echoBin, [p.ipA, String(PORT), '256']), 'udp_echo_kernel');
+  try {
+    await waitFor(t, /^ready$/m, 5000, 'udp_echo_kernel');
+    const r = await blast(p, blastBin, o);
+    return { r, note: '' };
+  } finally {
+    await stop(t);
+  }
+}
+
+function describe(r: BlastResult): string {
+  const lost = r.sent ? (100 * (r.sent - r.echoed)) / r.sent : 0;
+  return `echoed ${(r.echo_pps / 1e3).toFixed(1).padStart(6)} kpps   sent ${(r.sent_pps / 1e3).toFixed(1).padStart(6)} kpps   not echoed ${lost.toFixed(1).padStart(5)} %` +
+    (r.bad ? `   BAD ${r.bad}` : '') + (r.send_errors ? `   send errors ${r.send_errors}` : '');
+}
+
+export async function main(args: string[]): Promise<number> {
+  const o = parseArgs(args);
+  if (process.getuid?.() !== 0) throw new Error('udp-veth needs root (network namespaces, AF_XDP)');
+  const blastBin = buildC('udp_blast');
+  const echoBin = buildC('udp_echo_kernel');
+  // Registered before createPair's own exit and signal hooks (listeners run in order), so
+  // children die before the namespaces go, also on Ctrl-C.
+  const killAll = () => { for (const c of live) killNow(c); };
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  process.on('exit', killAll);
+  for (const s of signals) process.on(s, killAll);
+  const p = createPair('mshbv', 77);
+  const msh: BlastResult[] = [];
+  const kernel: BlastResult[] = [];
+  try {
+    // The veth carries traffic before any round starts (neighbours are static).
+    nsExec(p.nsB, 'ping', ['-c', '1', '-W', '2', p.ipA]);
+    const offered = o.rate > 0 ? `${(o.rate / 1e3).toFixed(0)} kpps (paced)` : 'flat out';
+    console.log(`udp-veth: 64-byte UDP echo over veth, sender in ${p.nsB} (sendmmsg batch ${o.batch}, offered ${offered}), ` +
+      `${o.rounds} alternating rounds, warm-up ${o.warmup}s + window ${o.window}s each`);
+    for (let i = 1; i <= o.rounds; i++) {
+      const a = await roundMsh(p, blastBin, o);
+      msh.push(a.r);
+      if (i === 1 && a.note) console.log(`  ${a.note.trim()}`);
+      console.log(`  round ${i} msh    ${describe(a.r)}`);
+      const b = await roundKernel(p, echoBin, blastBin, o);
+      kernel.push(b.r);
+      console.log(`  round ${i} kernel ${describe(b.r)}`);
+    }
+  } finally {
+    killAll();
+    for (const c of [...live]) await new Promise((r) => { c.once('exit', r); setTimeout(r, 2000); });
+    process.off('exit', killAll);
+    for (const s of signals) process.off(s, killAll);
+    destroyPair(p);
+  }
+  const mshK = median(msh.map((r) => r.echo_pps)) / 1e3;
+  const kerK = median(kernel.map((r) => r.echo_pps)) / 1e3;
+  const sentK = median([...msh, ...kernel].map((r) => r.sent_pps)) / 1e3;
+  console.log(`  offered: ${o.rate > 0 ? `${(o.rate / 1e3).toFixed(0)} kpps paced` : 'flat out'}; sender achieved ${sentK.toFixed(1)} kpps (median over all rounds)`);
+  console.log(`  msh (Wasm udp-echo, ${o.backend === 'auto' ? 'AF_XDP' : o.backend}) median ${mshK.toFixed(1)} kpps   samples ${msh.map((r) => (r.echo_pps / 1e3).toFixed(1)).join(' ')}`);
+  console.log(`  kernel (recvmmsg/sendmmsg 256)  median ${kerK.toFixed(1)} kpps   samples ${kernel.map((r) => (r.echo_pps / 1e3).toFixed(1)).join(' ')}`);
+  console.log(`  ratio ${(mshK / kerK).toFixed(2)} (target >= 1.5)`);
+  emit({ bench: 'udp-veth', msh_kpps: round(mshK, 1), kernel_kpps: round(kerK, 1), ratio: round(mshK / kerK, 2) });
+  return 0;
+}

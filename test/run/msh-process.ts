@@ -1,0 +1,56 @@
+// Runs `msh run` the way a user does (the CLI, as a separate process, inside a namespace)
+// and waits for what it prints.
+import { ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { nsSpawn, nsExec } from '../../host/src/netns.js';
+import { REPO_ROOT } from '../../host/src/paths.js';
+
+export const MSH = path.join(REPO_ROOT, 'bin', 'msh.js');
+
+export class MshProcess {
+  output = '';
+  exitCode: number | null = null;
+  readonly exited: Promise<number | null>;
+  constructor(readonly child: ChildProcess) {
+    child.stdout!.on('data', (d) => (this.output += d));
+    child.stderr!.on('data', (d) => (this.output += d));
+    this.exited = new Promise((r) => child.on('exit', (code, sig) => { this.exitCode = code ?? (sig ? 128 : null); r(this.exitCode); }));
+  }
+
+  static start(ns: string, args: string[]): MshProcess {
+    return new MshProcess(nsSpawn(ns, process.execPath, [MSH, ...args]));
+  }
+
+  async waitFor(pattern: RegExp, ms = 20_000): Promise<void> {
+    const until = Date.now() + ms;
+    while (!pattern.test(this.output)) {
+      if (this.exitCode !== null) throw new Error(`msh exited (${this.exitCode}) before printing ${pattern}:\n${this.output}`);
+      if (Date.now() > until) throw new Error(`msh did not print ${pattern} within ${ms} ms:\n${this.output}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Stops it as a user would (Ctrl-C) and waits for it to exit. */
+  async stop(signal: NodeJS.Signals = 'SIGINT', ms = 10_000): Promise<number | null> {
+    if (this.exitCode === null) this.child.kill(signal);
+    const t = setTimeout(() => this.child.kill('SIGKILL'), ms);
+    const code = await this.exited;
+    clearTimeout(t);
+    return code;
+  }
+}
+
+/** Runs a command in a namespace; returns stdout+stderr and the exit status, never throws. */
+export function tryNs(ns: string, cmd: string, args: string[], input?: string, timeoutMs = 10_000): { out: string; status: number | null } {
+  try {
+    return { out: nsExec(ns, cmd, args, { input, timeoutMs }), status: 0 };
+  } catch (e) {
+    const err = e as { stdout?: string; stderr?: string; status?: number | null };
+    return { out: `${err.stdout ?? ''}${err.stderr ?? ''}`, status: err.status ?? null };
+  }
+}
+
+/** One UDP request/response with socat from the peer namespace. */
+export function udpRequest(ns: string, host: string, port: number, text: string, v6 = false): { out: string; status: number | null } {
+  return tryNs(ns, 'socat', ['-T', '2', '-', `${v6 ? 'UDP6' : 'UDP'}:${v6 ? `[${host}]` : host}:${port}`], text);
+}

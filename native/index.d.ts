@@ -41,8 +41,12 @@ export interface PortCounters {
   tx_bad_ethertype: number;
   tx_malformed: number;
   tx_too_long: number;
-  /** Valid frames the backend had no room for. */
+  /** Valid frames the backend had no room for (AF_XDP: also frames over the port's share
+   * of the completion ring, see xsk_tx_over_share). */
   tx_backend_full: number;
+  /** Frames the TX rate limit (setTxRate) held back on the guest's TX ring; each frame is
+   * counted once, however many calls it waited. */
+  tx_rate_limited: number;
   /** Backend-specific extras, e.g. switch: rx_queued, rx_dropped_queue_full, rx_queue_depth. */
   [extra: string]: number;
 }
@@ -180,7 +184,11 @@ export interface MshNative {
   // ---- data path (the port's worker thread) ----
   /** Moves up to `max` queued frames into free RX slots; publishes tail once. */
   rxToGuest(linkId: number, portId: number, memory: ArrayBuffer, rxRingOffset: number, max?: number): number;
-  /** Validates and sends the frames in [head, tail) (at most `max`); advances head once. */
+  /** TX rate limit of the port, frames per second (0: unlimited); starts a fresh, full
+   * token bucket (depth: max(32 frames, 20 ms at the rate)). Any thread. */
+  setTxRate(linkId: number, portId: number, framesPerSecond: number): void;
+  /** Validates and sends the frames in [head, tail) (at most `max`, and at most what the
+   * port's rate limit allows now: the rest stay on the ring); advances head once. */
   txFromGuest(linkId: number, portId: number, memory: ArrayBuffer, txRingOffset: number, max?: number): number;
   /** Full check of a ring (header and every slot), e.g. right after init. 0 or negative. */
   checkRing(memory: ArrayBuffer, ringOffset: number, which?: string): number;

@@ -16,7 +16,12 @@ if newer_than build/Release/msh_native.node native/src native/bpf binding.gyp; t
   # (no download: the machine has no network beyond the package registries).
   node_gyp="$(npm root -g)/npm/node_modules/node-gyp/bin/node-gyp.js"
   nodedir=$(node -p "require('path').resolve(process.execPath, '../..')")
-  node "$node_gyp" rebuild --silent --nodedir="$nodedir"
+  # configure once, then incremental builds: `rebuild` would wipe build/ (the BPF object,
+  # bench binaries and test stacks live there too) under any process using it.
+  if [[ ! -f build/Makefile || binding.gyp -nt build/Makefile ]]; then
+    node "$node_gyp" configure --silent --nodedir="$nodedir"
+  fi
+  node "$node_gyp" build --silent --nodedir="$nodedir" -j 2
 fi
 if newer_than build/bpf/msh_steer.bpf.o native/bpf; then
   echo "msh build: XDP program"

@@ -238,6 +238,17 @@ Value SetPcap(const CallbackInfo& info) {
   return env.Undefined();
 }
 
+Value SetTxRate(const CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto l = arg_link(info, 0);
+  uint32_t port, rate;
+  if (!l || !arg_u32(info, 1, "portId", &port) || !arg_u32(info, 2, "framesPerSecond", &rate))
+    return env.Undefined();
+  const int rc = l->set_tx_rate(port, rate);
+  if (rc < 0) return throw_last_error(env, rc);
+  return env.Undefined();
+}
+
 void put_extra(Napi::Object o, Backend& be, uint32_t scope) {
   const char* names[32];
   uint64_t values[32];
@@ -549,6 +560,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fn("linkCounters", LinkCountersFn);
   fn("rxToGuest", RxToGuest);
   fn("txFromGuest", TxFromGuest);
+  fn("setTxRate", SetTxRate);
   fn("checkRing", CheckRing);
   fn("wait", Wait);
   fn("wake", Wake);

@@ -25,7 +25,9 @@ inline void count(Counter& c, uint64_t n) {
   X(tx_bad_ethertype)                                                                 \
   X(tx_malformed)                                                                     \
   X(tx_too_long)                                                                      \
-  X(tx_backend_full)    /* valid frames the backend could not queue */
+  X(tx_backend_full)    /* valid frames the backend could not queue */                \
+  X(tx_rate_limited)    /* frames --tx-rate held back on the guest's TX ring (each     \
+                           frame once, however long it waited) */
 
 #define MSH_LINK_COUNTERS(X)                                                          \
   X(rx_malformed)       /* frames the parser rejected (sent to the kernel) */        \

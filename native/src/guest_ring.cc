@@ -81,6 +81,8 @@ int ring_check_all(const GuestMemory& m, uint32_t off, const char* which) {
 // ---------------------------------------------------------------------------------------
 // The per-batch guest ring data path of a Link (declared in link.h).
 
+#include <time.h>
+
 #include <algorithm>
 
 #include "link.h"
@@ -192,14 +194,49 @@ int Link::rx_to_guest(uint32_t port_id, const GuestMemory& m, uint32_t off, uint
   return int(tail - h.tail);
 }
 
+// Token bucket of the port's TX rate limit: how many of the `want` frames from ring index
+// `head` on may go now. The frames held back stay on the guest's ring; each is counted in
+// tx_rate_limited once (held_upto remembers how far the ring was counted).
+static uint32_t take_tx_tokens(Port& p, uint64_t rate, uint32_t head, uint32_t want) {
+  Port::TxBucket& b = p.tx_bucket;
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  const uint64_t now = uint64_t(ts.tv_sec) * 1000000000u + uint64_t(ts.tv_nsec);
+  const double burst = std::max<double>(kTxRateMinBurst, double(rate) * kTxRateBurstSeconds);
+  const uint32_t gen = p.tx_rate_gen.load(std::memory_order_acquire);
+  if (b.gen != gen) {  // new rate or new port: a full bucket, nothing counted yet
+    b.gen = gen;
+    b.tokens = burst;
+    b.held_upto = head;
+  } else {
+    b.tokens = std::min(burst, b.tokens + double(now - b.last_ns) * 1e-9 * double(rate));
+  }
+  b.last_ns = now;
+  const uint32_t allowed = b.tokens >= double(want) ? want : uint32_t(b.tokens);
+  b.tokens -= allowed;
+  const uint32_t end = head + want;
+  if (allowed < want) {
+    uint32_t from = head + allowed;
+    // Frames up to held_upto were counted by an earlier call (if held_upto is in range).
+    if (uint32_t(b.held_upto - from) <= want - allowed) from = b.held_upto;
+    count(p.counters.tx_rate_limited, end - from);
+    b.held_upto = end;
+  }
+  return allowed;
+}
+
 int Link::tx_from_guest(uint32_t port_id, const GuestMemory& m, uint32_t off, uint32_t max) {
   PortRef port(*this, port_id == kKernelPort ? kMaxPorts : port_id);
   if (!port) return port_gone(port_id);
   RingHeader h;
   int rc = ring_open(m, off, "tx", &h);
   if (rc < 0) return rc;
-  const uint32_t n = std::min(h.tail - h.head, max);
+  uint32_t n = std::min(h.tail - h.head, max);
   if (n == 0) return 0;
+  if (const uint64_t rate = port->tx_rate.load(std::memory_order_relaxed)) {
+    n = take_tx_tokens(*port, rate, h.head, n);
+    if (n == 0) return 0;
+  }
 
   Backend& be = backend();
   Classifier::Reader reader(classifier_);

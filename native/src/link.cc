@@ -116,6 +116,8 @@ int Link::add_port(uint32_t* id) {
     const int rc = backend_->on_port_added(cand);
     if (rc < 0) return rc;
     p.counters.reset();
+    p.tx_rate.store(0, std::memory_order_relaxed);
+    p.tx_rate_gen.fetch_add(1, std::memory_order_release);
     p.state.store(Port::kActive, std::memory_order_seq_cst);
     *id = cand;
     return 0;
@@ -231,6 +233,17 @@ int Link::set_pcap(uint32_t id, const char* path) {
   std::lock_guard<std::mutex> plk(p.pcap_mu);
   p.pcap = std::move(w);
   p.pcap_on.store(p.pcap != nullptr, std::memory_order_relaxed);
+  return 0;
+}
+
+int Link::set_tx_rate(uint32_t id, uint64_t frames_per_second) {
+  Port* p = port_for_stats(id);
+  if (id == kKernelPort || !p || p->state.load(std::memory_order_acquire) != Port::kActive) {
+    set_errno_error(ENOENT, "", "port %u does not exist", id);
+    return -ENOENT;
+  }
+  p->tx_rate.store(frames_per_second, std::memory_order_relaxed);
+  p->tx_rate_gen.fetch_add(1, std::memory_order_release);
   return 0;
 }
 

@@ -28,7 +28,24 @@ struct Port {
   std::atomic<bool> pcap_on{false};
   std::mutex pcap_mu;
   std::unique_ptr<PcapWriter> pcap;
+  // TX rate limit (wit/ABI.md "Limits"): a token bucket of frames. tx_rate and
+  // tx_rate_gen are set by any thread (set_tx_rate); the bucket below is touched only by
+  // tx_from_guest on the port's worker thread, which starts a fresh bucket whenever
+  // tx_rate_gen changed.
+  std::atomic<uint64_t> tx_rate{0};  // frames per second, 0 = unlimited
+  std::atomic<uint32_t> tx_rate_gen{0};
+  struct TxBucket {
+    uint32_t gen = ~0u;
+    uint64_t last_ns = 0;
+    double tokens = 0;
+    uint32_t held_upto = 0;  // ring index up to which held-back frames were counted
+  } tx_bucket;
 };
+
+// Token bucket depth: the larger of this many frames and this many seconds at the rate,
+// so a worker that sleeps a few milliseconds between batches still reaches the rate.
+constexpr uint32_t kTxRateMinBurst = 32;
+constexpr double kTxRateBurstSeconds = 0.02;
 
 class Link {
  public:
@@ -54,6 +71,9 @@ class Link {
   int claim(uint32_t port, const TupleKey& key);
   int release(uint32_t port, const TupleKey& key);
   int set_pcap(uint32_t port, const char* path);  // nullptr closes
+  // TX rate limit of the port in frames per second (0: unlimited); starts a fresh bucket
+  // (full). Any thread; takes effect on the port's next tx_from_guest.
+  int set_tx_rate(uint32_t port, uint64_t frames_per_second);
   // Stops everything: marks all ports removed, wakes waiters, waits for data calls.
   void shutdown();
   // shutdown(), then waits for every Call in flight and destroys the backend, so that
@@ -81,7 +101,9 @@ class Link {
   // --- data (the port's worker thread) ---
   // Frames published to the guest RX ring (>= 0), or a negative ring/port error.
   int rx_to_guest(uint32_t port, const GuestMemory& m, uint32_t ring_off, uint32_t max);
-  // Frames taken off the guest TX ring (>= 0), or a negative ring/port error.
+  // Frames taken off the guest TX ring (>= 0), or a negative ring/port error. Takes at
+  // most `max` frames and, with a rate limit, at most the bucket's tokens: the rest stay
+  // on the ring for a later call (back-pressure) and are counted in tx_rate_limited.
   int tx_from_guest(uint32_t port, const GuestMemory& m, uint32_t ring_off, uint32_t max);
   int wait(uint32_t port, int timeout_ms);
   void wake(uint32_t port);

@@ -17,6 +17,9 @@ usage:
   msh build DIR|FILE.ts [-o OUT.wasm]   compile an AssemblyScript stack into a component
   msh build --shipped         build every stack in stacks/
   msh inspect FILE.wasm       show the world, imports, exports and memory of a component
+  msh status [--iface IFNAME] [--json]
+                              state, failure reason, restarts, limits and counters of
+                              every stack the msh host on the interface runs
   msh demo                    run the demo: shipped stacks answer a kernel peer in a private netns pair
   msh help                    this text
 
@@ -28,6 +31,7 @@ run options (each applies to the stack named before it):
   --cpu-budget MS     longest a call into the stack may run (default 100)
   --mem-limit MIB     cap on the stack's linear memory (default 64)
   --restart no|on-failure    (default no)
+  --max-restarts N    restarts (with backoff) before on-failure gives up (default 5)
   --tx-rate PPS       transmit rate limit, frames per second (default unlimited)
 global run options:
   --iface IFNAME      interface (default: the one carrying the default route)
@@ -82,6 +86,7 @@ const COMMANDS: Record<string, Command> = {
   '--help': cmdHelp,
   '-h': cmdHelp,
   run: async (a) => (await import('./run.js')).cmdRun(a),
+  status: async (a) => (await import('./status.js')).cmdStatus(a),
   demo: async (a) => (await import('./demo.js')).cmdDemo(a),
   host: async (a) => (await import('./run.js')).cmdHost(a),
 };

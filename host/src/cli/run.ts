@@ -155,7 +155,7 @@ async function runAsHost(iface: string, backend: any, stacks: RunStackArgs[], so
           if (names.has(m.name)) { await host.stop(m.name); names.delete(m.name); owners.delete(m.name); }
           reply({ ok: true });
         } else if (m.op === 'list') {
-          reply({ ok: true, data: host.list().map((h) => ({ name: h.name, state: h.state, reason: h.reason, restarts: h.restarts, counters: host.counters(h.name) })) });
+          reply({ ok: true, data: host.status() }); // StackStatus[] (msh status)
         } else reply({ ok: false, error: `unknown request ${m.op}` });
       } catch (e) {
         reply({ ok: false, error: (e as Error).message, hint: (e as MshError).hint });

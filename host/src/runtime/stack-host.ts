@@ -50,6 +50,23 @@ export interface LinkBinding {
   unreserve?(tuple: OwnedTuple): void;
 }
 
+/** What the operator sees of one stack (`msh status`, the control socket's 'list'). */
+export interface StackStatus {
+  name: string;
+  state: StackState;
+  /** Why it failed (or last failed, while restarting); '' if it never did. */
+  reason: string;
+  /** The guest's own last error text (its abort message), when it trapped after one. */
+  guestMessage?: string;
+  restarts: number;
+  tuples: string[];
+  limits: { cpuBudgetMs: number; memLimitMiB: number; txRate: number; restart: RestartPolicy; maxRestarts: number };
+  /** Since the stack was started (not restarted), ms. */
+  uptimeMs: number;
+  /** Native port counters (rx, tx, drops by reason) plus restarts and budget_overruns. */
+  counters: Record<string, number>;
+}
+
 export interface StackEvent {
   stack: string;
   kind: 'state' | 'log';
@@ -212,6 +229,14 @@ export class StackHost extends EventEmitter {
       return;
     }
     this.setState(h, 'failed', `failed: ${reason}${policy === 'on-failure' && h.restarts >= max ? ` (gave up after ${h.restarts} restarts)` : ''}`);
+    this.logCounters(h);
+  }
+
+  /** Logs a stack's counters (non-zero ones), e.g. when it fails or stops. */
+  private logCounters(h: StackHandle): void {
+    let c: Record<string, number>;
+    try { c = this.counters(h.name); } catch { return; }
+    this.emit('event', { stack: h.name, kind: 'log', level: 'info', message: `counters: ${formatCounters(c)}` } satisfies StackEvent);
   }
 
   /** Stops calls that outlive the CPU budget: the worker is terminated, the stack fails. */
@@ -239,6 +264,32 @@ export class StackHost extends EventEmitter {
     return { ...this.native.counters(this.link.linkId, h.portId), restarts: h.restarts, budget_overruns: h.budgetOverruns };
   }
 
+  /** The link's own counters: frames nobody owns, parser rejects, backend extras. */
+  linkCounters(): Record<string, number> {
+    return { ...this.native.linkCounters(this.link.linkId) };
+  }
+
+  /** State, reason, restarts, limits and counters of every stack. */
+  status(): StackStatus[] {
+    return this.list().map((h) => ({
+      name: h.name,
+      state: h.state,
+      reason: h.reason,
+      ...(h.guestMessage ? { guestMessage: h.guestMessage } : {}),
+      restarts: h.restarts,
+      tuples: h.tuples.map(formatTuple),
+      limits: {
+        cpuBudgetMs: h.spec.cpuBudgetMs ?? DEFAULTS.cpuBudgetMs,
+        memLimitMiB: (h.spec.memLimitBytes ?? DEFAULTS.memLimitBytes) / (1 << 20),
+        txRate: h.spec.txRate ?? 0,
+        restart: h.spec.restart ?? DEFAULTS.restart,
+        maxRestarts: h.spec.maxRestarts ?? DEFAULTS.maxRestarts,
+      },
+      uptimeMs: Date.now() - h.startedAt,
+      counters: this.counters(h.name),
+    }));
+  }
+
   /** Stops a stack: shutdown() gets `graceMs` to run, then its worker is ended and its tuples released. */
   async stop(name: string, graceMs = 1000): Promise<void> {
     const h = this.stacks.get(name);
@@ -254,6 +305,7 @@ export class StackHost extends EventEmitter {
       await exited;
       clearTimeout(timer);
     }
+    if (!wasFailed) this.logCounters(h);
     this.release(h);
     if (!wasFailed) this.emit('event', { stack: h.name, kind: 'state', state: 'stopped', message: 'stopped' } satisfies StackEvent);
   }
@@ -272,4 +324,10 @@ export class StackHost extends EventEmitter {
   close(): void {
     clearInterval(this.watchdog);
   }
+}
+
+/** `rx_frames=3 tx_frames=3 tx_bad_tuple=5`: the non-zero counters, in their order. */
+export function formatCounters(c: Record<string, number>): string {
+  const parts = Object.entries(c).filter(([, v]) => v !== 0).map(([k, v]) => `${k}=${v}`);
+  return parts.length ? parts.join(' ') : 'all zero';
 }

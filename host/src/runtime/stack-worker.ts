@@ -75,28 +75,56 @@ function main(): void {
   Atomics.store(ctrl, CTRL_STATE, 1);
   post({ type: 'ready', rxRing: layout.rxRing, txRing: layout.txRing });
 
-  const { linkId, portId, batch } = init;
+  const { linkId, portId, batch, txRate } = init;
+  // The port's token bucket lives in the native data path; starting it here (the port's
+  // own thread) gives every instance, also after a restart, a fresh full bucket.
+  native.setTxRate(linkId, portId, txRate);
   let deadline = 0n;
-  const flushTx = () => {
-    const sent = native.txFromGuest(linkId, portId, stack.memory.buffer, layout.txRing);
+  // With --tx-rate, frames over the rate stay on the guest's TX ring (back-pressure,
+  // wit/ABI.md "Limits"). While some are held, the loop takes more of them as tokens
+  // come (txRetryAt) and defers the stack's timer polls: a stack that asks to be polled
+  // at once to refill its ring is polled again only once the ring has drained, so a TX
+  // flooder sleeps instead of spinning. Frames for the stack still wake it at once.
+  let txHeld = 0;
+  let txRetryAt = 0n;
+  const flushTx = (now: bigint) => {
+    const mem = stack.memory.buffer;
+    const sent = native.txFromGuest(linkId, portId, mem, layout.txRing);
     if (sent < 0) fail(native.lastError());
+    if (txRate === 0) return;
+    // Header validated by txFromGuest just now: head and tail are inside memory.
+    const hdr = new Uint32Array(mem, layout.txRing, 2);
+    txHeld = (hdr[1] - hdr[0]) >>> 0;
+    if (txHeld) {
+      // Time for min(held, 32) tokens, within [1 ms, MAX_WAIT_MS].
+      const ns = (Math.min(txHeld, 32) * 1e9) / txRate;
+      txRetryAt = now + BigInt(Math.round(Math.min(MAX_WAIT_MS * 1e6, Math.max(1e6, ns))));
+    }
   };
   try {
     while (Atomics.load(ctrl, CTRL_STOP) === 0) {
       const n = native.rxToGuest(linkId, portId, stack.memory.buffer, layout.rxRing, batch);
       if (n < 0) fail(native.lastError());
       const now = process.hrtime.bigint();
-      if (n > 0 || (deadline !== 0n && now >= deadline)) {
+      if (txHeld && now >= txRetryAt) flushTx(now);
+      if (n > 0 || (!txHeld && deadline !== 0n && now >= deadline)) {
         deadline = timed(() => stack.poll(now, n));
-        flushTx();
+        flushTx(now);
         continue;
       }
-      const waitMs = deadline === 0n ? MAX_WAIT_MS : Math.min(MAX_WAIT_MS, Math.max(0, Number((deadline - now) / 1_000_000n)));
+      const until = txHeld ? txRetryAt : deadline;
+      const waitMs = until === 0n ? MAX_WAIT_MS : Math.min(MAX_WAIT_MS, Math.max(0, Math.ceil(Number(until - now) / 1e6)));
       native.wait(linkId, portId, waitMs);
     }
     if (Atomics.load(ctrl, CTRL_STOP) === 1) {
       timed(() => stack.shutdown());
-      flushTx();
+      // What shutdown() sent goes out, at the rate limit, for at most a second.
+      const until = process.hrtime.bigint() + 1_000_000_000n;
+      for (let now = process.hrtime.bigint(); ; now = process.hrtime.bigint()) {
+        flushTx(now);
+        if (!txHeld || now >= until) break;
+        native.wait(linkId, portId, Math.max(1, Math.ceil(Number(txRetryAt - now) / 1e6)));
+      }
     }
   } catch (e) {
     fail((e as Error).message, e instanceof GuestTrap ? e.guestMessage : undefined);

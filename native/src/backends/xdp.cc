@@ -158,13 +158,46 @@ struct XdpBackend::Umem {
   std::vector<uint64_t> free;  // frame addresses owned by user space, not in any ring
   uint32_t nsocks = 0;         // main thread only
 
+  // Fair sharing of the completion ring. The kernel takes a TX descriptor only while it
+  // can reserve a completion entry for it, and in copy mode an entry is filled only when
+  // the peer frees the frame's skb (e.g. when an application reads it). Without a limit
+  // one port flooding a slow peer would hold the whole completion ring and every other
+  // port of the UMEM could not send. So each port may have at most tx_share() frames in
+  // flight (taken for TX, not yet reaped): kCompSize split evenly over the ports that
+  // transmit through this UMEM, never less than one TX batch. Under mu.
+  std::vector<uint16_t> tx_owner;     // per frame: port slot + 1 while in flight, else 0
+  std::vector<uint32_t> tx_inflight;  // per port slot
+  uint32_t tx_ports = 0;
+  uint32_t tx_share() const { return std::max(kTxBatch, kCompSize / std::max(1u, tx_ports)); }
+
   // Returns completed TX frames to the free list. Caller holds mu.
   void reap_locked() {
     uint32_t idx;
     uint32_t n = xsk_ring_cons__peek(&comp, kCompSize, &idx);
-    for (uint32_t i = 0; i < n; i++)
-      free.push_back(*xsk_ring_cons__comp_addr(&comp, idx + i) & kFrameMask);
+    for (uint32_t i = 0; i < n; i++) {
+      const uint64_t a = *xsk_ring_cons__comp_addr(&comp, idx + i) & kFrameMask;
+      const uint64_t f = a / kFrameSize;
+      if (f < tx_owner.size() && tx_owner[f]) {
+        uint32_t& c = tx_inflight[tx_owner[f] - 1];
+        if (c) c--;
+        tx_owner[f] = 0;
+      }
+      free.push_back(a);
+    }
     if (n) xsk_ring_cons__release(&comp, n);
+  }
+  // A port starts or stops transmitting through this UMEM (main thread).
+  void add_tx_port() {
+    std::lock_guard<std::mutex> g(mu);
+    tx_ports++;
+  }
+  void remove_tx_port(uint32_t slot) {
+    std::lock_guard<std::mutex> g(mu);
+    tx_ports--;
+    // Frames of the port still in flight come back through reap without an owner.
+    for (auto& o : tx_owner)
+      if (o == slot + 1) o = 0;
+    tx_inflight[slot] = 0;
   }
   // Gives frames to the kernel for RX: `addrs` first, then the free list, as far as the
   // fill ring has room; what does not fit goes to the free list. Caller holds mu.
@@ -214,7 +247,8 @@ struct XdpBackend::Port {
     uint32_t idx, cnt;
   };
   std::vector<Lent> lent;
-  std::atomic<uint64_t> rx{0}, tx{0}, tx_no_frame{0}, tx_too_long{0}, kick_err{0};
+  std::atomic<uint64_t> rx{0}, tx{0}, tx_no_frame{0}, tx_too_long{0}, kick_err{0},
+      tx_over_share{0};
 };
 
 std::unique_ptr<XdpBackend> XdpBackend::create(const XdpOptions& opts) {
@@ -423,6 +457,8 @@ int XdpBackend::setup_umems() {
                       ? " (locked memory: needs CAP_IPC_LOCK or a higher RLIMIT_MEMLOCK)"
                       : "");
     }
+    u->tx_owner.assign(frames_per_queue_, 0);
+    u->tx_inflight.assign(max_ports_, 0);
     u->free.reserve(frames_per_queue_);
     for (uint32_t i = frames_per_queue_; i-- > 0;) u->free.push_back(uint64_t(i) * kFrameSize);
     u->refill_locked(nullptr, 0);
@@ -511,6 +547,7 @@ int XdpBackend::on_port_added(uint32_t port) {
   p->zero_copy = zero_copy_ == 1;
   // Spread the ports' transmissions over the queues.
   p->txs = p->socks[slot % nqueues_].get();
+  p->txs->umem->add_tx_port();
   for (auto& s : p->socks) p->pfds.push_back({s->fd, POLLIN, 0});
   p->pfds.push_back({p->evfd, POLLIN, 0});
   slot_used_[slot] = true;
@@ -577,6 +614,8 @@ void XdpBackend::on_port_removed(uint32_t port) {
   gone_tx_no_frame_ += p->tx_no_frame;
   gone_tx_too_long_ += p->tx_too_long;
   gone_kick_err_ += p->kick_err;
+  gone_tx_over_share_ += p->tx_over_share;
+  if (p->txs) p->txs->umem->remove_tx_port(p->slot);
   destroy_port(*p);
   slot_used_[p->slot] = false;
   bool last;
@@ -740,7 +779,7 @@ uint32_t XdpBackend::transmit(uint32_t port, const FrameRef* frames, uint32_t n)
     u.refill_locked(nullptr, 0);
   };
   uint32_t queued = 0, too_long = 0, i = 0;
-  bool stuck = false;
+  bool stuck = false, over_share = false;
   while (i < n && !stuck) {
     // Pick the next batch of frames that fit a UMEM frame.
     uint32_t sel[kTxBatch];
@@ -763,16 +802,27 @@ uint32_t XdpBackend::transmit(uint32_t port, const FrameRef* frames, uint32_t n)
     {
       std::lock_guard<std::mutex> g(u.mu);
       u.reap_locked();
+      uint32_t& inflight = u.tx_inflight[p->slot];
+      const uint32_t share = u.tx_share();
+      const uint32_t allowed = inflight >= share ? 0 : share - inflight;
       got = std::min<uint32_t>({room, m, static_cast<uint32_t>(u.free.size())});
+      if (allowed < got) {
+        got = allowed;
+        over_share = true;
+      }
       for (uint32_t k = 0; k < got; k++) {
         addrs[k] = u.free.back();
         u.free.pop_back();
+        u.tx_owner[addrs[k] / kFrameSize] = uint16_t(p->slot + 1);
       }
+      inflight += got;
     }
     uint32_t idx = 0;
     if (got == 0 || xsk_ring_prod__reserve(&s.tx, got, &idx) != got) {
       if (got) {
         std::lock_guard<std::mutex> g(u.mu);
+        for (uint32_t k = 0; k < got; k++) u.tx_owner[addrs[k] / kFrameSize] = 0;
+        u.tx_inflight[p->slot] -= got;
         u.free.insert(u.free.end(), addrs, addrs + got);
       }
       // The frames of this batch (and all after it) are not queued.
@@ -795,7 +845,8 @@ uint32_t XdpBackend::transmit(uint32_t port, const FrameRef* frames, uint32_t n)
   if (queued) p->tx.fetch_add(queued, std::memory_order_relaxed);
   if (too_long) p->tx_too_long.fetch_add(too_long, std::memory_order_relaxed);
   if (queued + too_long < n)
-    p->tx_no_frame.fetch_add(n - queued - too_long, std::memory_order_relaxed);
+    (over_share ? p->tx_over_share : p->tx_no_frame)
+        .fetch_add(n - queued - too_long, std::memory_order_relaxed);
   return queued;
 }
 
@@ -835,6 +886,7 @@ void XdpBackend::add_port_stats(const Port& p, XdpStats* st) {
   st->tx_no_frame += p.tx_no_frame;
   st->tx_too_long += p.tx_too_long;
   st->tx_kick_errors += p.kick_err;
+  st->tx_over_share += p.tx_over_share;
   for (auto& s : p.socks) {
     xdp_statistics xs{};
     socklen_t len = sizeof xs;
@@ -872,6 +924,7 @@ XdpStats XdpBackend::stats() const {
   st.tx_no_frame = gone_tx_no_frame_;
   st.tx_too_long = gone_tx_too_long_;
   st.tx_kick_errors = gone_kick_err_;
+  st.tx_over_share = gone_tx_over_share_;
   std::vector<std::shared_ptr<Port>> ports;
   {
     std::lock_guard<std::mutex> g(ports_mu_);
@@ -902,7 +955,8 @@ size_t XdpBackend::extra_counters(uint32_t port, const char** names, uint64_t* v
                      {"xsk_rx_invalid", st.xsk_rx_invalid},
                      {"xsk_tx_invalid", st.xsk_tx_invalid},
                      {"xsk_tx_no_frame", st.tx_no_frame},
-                     {"xsk_tx_kick_errors", st.tx_kick_errors}});
+                     {"xsk_tx_kick_errors", st.tx_kick_errors},
+                     {"xsk_tx_over_share", st.tx_over_share}});
   size_t n = std::min(max, v.size());
   for (size_t i = 0; i < n; i++) names[i] = v[i].first, values[i] = v[i].second;
   return n;

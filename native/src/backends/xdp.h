@@ -4,7 +4,9 @@
 //   - one XDP program (native/bpf/msh_steer.bpf.c) attached through a bpf_link, so it
 //     goes away with the process, even on SIGKILL;
 //   - per RX queue: one UMEM (frames_per_queue x 4 KiB) with its fill/completion rings
-//     and a free list, shared by every socket bound to that queue (lock: Umem::mu);
+//     and a free list, shared by every socket bound to that queue (lock: Umem::mu); each
+//     port may hold at most an even share of the completion ring in flight, so one
+//     flooding port cannot stop the others' TX;
 //   - per (port, RX queue): one XSK socket with its own RX and TX ring; its fd sits in
 //     the `xsks` XSKMAP at slot port_slot * nqueues + queue;
 //   - `tuples` hash map {proto, dst addr, dst port} -> port_slot * nqueues, mirrored
@@ -54,6 +56,9 @@ struct XdpStats {
   // From the backend.
   uint64_t rx_frames = 0, tx_frames = 0, tx_no_frame = 0, tx_too_long = 0,
            tx_kick_errors = 0;
+  // Frames refused because their port had its share of the completion ring in flight
+  // (fair sharing between the ports of one UMEM, see Umem::tx_share in xdp.cc).
+  uint64_t tx_over_share = 0;
 };
 
 // The largest frame (Ethernet header included) a UMEM frame can receive in copy mode:
@@ -144,7 +149,7 @@ class XdpBackend final : public Backend {
 
   // Counters of ports already removed, folded into stats().
   std::atomic<uint64_t> gone_rx_{0}, gone_tx_{0}, gone_tx_no_frame_{0}, gone_tx_too_long_{0},
-      gone_kick_err_{0};
+      gone_kick_err_{0}, gone_tx_over_share_{0};
 };
 
 }  // namespace msh

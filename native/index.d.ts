@@ -32,6 +32,9 @@ export interface PortCounters {
   rx_bytes: number;
   /** Frames longer than the guest's slot_size (consumed and dropped). */
   rx_dropped_too_big: number;
+  /** Frames steered to the port that the host parser rejects (AF_XDP: the XDP program
+   * reads only up to the ports); dropped, also counted in the link's rx_malformed. */
+  rx_dropped_malformed: number;
   /** Frames / bytes validated and accepted by the backend. */
   tx_frames: number;
   tx_bytes: number;

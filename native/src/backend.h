@@ -85,6 +85,11 @@ class Backend {
   virtual bool supports_rx_peek() const { return false; }
   virtual uint32_t rx_peek(uint32_t port, FrameRef* out, uint32_t max) { return 0; }
   virtual void rx_release(uint32_t port, uint32_t n) {}
+  // True when the frames a port receives were steered by something that does not check
+  // their structure (the XDP program reads only up to the ports): the Link then parses
+  // each one before it reaches the guest and drops (and counts) the malformed ones.
+  // False when the backend already parsed them with parse_frame to classify them.
+  virtual bool rx_needs_parse() const { return false; }
 
   // Sends frames the classifier has already validated as coming from `port`. Returns
   // how many were queued; the rest are counted as dropped by the caller. frames[i].data

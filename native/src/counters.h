@@ -18,6 +18,7 @@ inline void count(Counter& c, uint64_t n) {
   X(rx_frames)          /* frames copied into the guest RX ring */                    \
   X(rx_bytes)                                                                         \
   X(rx_dropped_too_big) /* frame longer than the guest's slot_size */                 \
+  X(rx_dropped_malformed) /* steered to the port, but parse_frame rejects it (XDP)  */ \
   X(tx_frames)          /* frames validated and accepted by the backend */            \
   X(tx_bytes)                                                                         \
   X(tx_bad_src_mac)                                                                   \

@@ -132,10 +132,11 @@ int Link::rx_to_guest(uint32_t port_id, const GuestMemory& m, uint32_t off, uint
 
   Backend& be = backend();
   uint32_t tail = h.tail;
-  uint64_t bytes = 0, too_big = 0;
+  uint64_t bytes = 0, too_big = 0, malformed = 0;
   PcapBatch pc(*port);
 
   if (be.supports_rx_peek()) {
+    const bool parse = be.rx_needs_parse();
     FrameRef refs[kBatch];
     while (budget) {
       const uint32_t want = std::min(budget, kBatch);
@@ -145,6 +146,13 @@ int Link::rx_to_guest(uint32_t port_id, const GuestMemory& m, uint32_t off, uint
         if (len > h.slot_size) [[unlikely]] {
           ++too_big;  // cannot fit any slot of this guest: consumed and counted
           continue;
+        }
+        if (parse) {
+          ParsedFrame f;
+          if (parse_frame(refs[i].data, len, f) != ParseStatus::Ok) [[unlikely]] {
+            ++malformed;  // the guest never sees a frame the host's parser rejects
+            continue;
+          }
         }
         uint8_t* d = nullptr;
         uint32_t buf = 0, unused = 0;
@@ -191,6 +199,8 @@ int Link::rx_to_guest(uint32_t port_id, const GuestMemory& m, uint32_t off, uint
   count(c.rx_frames, tail - h.tail);
   count(c.rx_bytes, bytes);
   count(c.rx_dropped_too_big, too_big);
+  count(c.rx_dropped_malformed, malformed);
+  count(counters_.rx_malformed, malformed);
   return int(tail - h.tail);
 }
 

@@ -17,9 +17,10 @@ usage:
   msh build DIR|FILE.ts [-o OUT.wasm]   compile an AssemblyScript stack into a component
   msh build --shipped         build every stack in stacks/
   msh inspect FILE.wasm       show the world, imports, exports and memory of a component
-  msh status [--iface IFNAME] [--json]
+  msh status [--iface IFNAME] [--json] [--link]
                               state, failure reason, restarts, limits and counters of
-                              every stack the msh host on the interface runs
+                              every stack the msh host on the interface runs (--link:
+                              the link's own counters: to the kernel, parser rejects)
   msh demo                    run the demo: shipped stacks answer a kernel peer in a private netns pair
   msh help                    this text
 

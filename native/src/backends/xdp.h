@@ -83,6 +83,7 @@ class XdpBackend final : public Backend {
   bool supports_rx_peek() const override { return true; }
   uint32_t rx_peek(uint32_t port, FrameRef* out, uint32_t max) override;
   void rx_release(uint32_t port, uint32_t n) override;
+  bool rx_needs_parse() const override { return true; }
   uint32_t transmit(uint32_t port, const FrameRef* frames, uint32_t n) override;
   int wait(uint32_t port, int timeout_ms) override;
   void wake(uint32_t port) override;

@@ -34,7 +34,7 @@ if newer_than dist/.stamp host/src bench tsconfig.json; then
   npx tsc -p tsconfig.json
   touch dist/.stamp
 fi
-if newer_than build/stacks/.stamp stacks guest-sdk/assembly guest-sdk/transform wit dist/.stamp; then
+if newer_than build/stacks/.stamp stacks guest-sdk/assembly guest-sdk/transform wit dist/.stamp asconfig.json; then
   echo "msh build: stacks"
   node bin/msh.js build --shipped
   mkdir -p build/stacks && touch build/stacks/.stamp

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { renameExports, coreExports } from '../wasm/binary.js';
-import { SDK_DIR, WIT_DIR } from '../paths.js';
+import { REPO_ROOT, SDK_DIR, WIT_DIR } from '../paths.js';
 export const WORLD = 'multistack:stack/stack';
 export const STACK_IFACE = 'multistack:stack/guest@0.1.0';
 export const HOST_IFACE = 'multistack:stack/host@0.1.0';
@@ -62,12 +62,14 @@ async function compileAssemblyScript(entry: string, optimize: boolean): Promise<
   const args = [
     path.relative(baseDir, entry),
     '--outFile', 'out.wasm',
-    '--runtime', 'incremental',
+    // Compiler options shared by every stack (runtime, optimisation per target) live in
+    // the repository's asconfig.json; only the SDK hooks depend on paths, so they are here.
+    '--config', path.relative(baseDir, path.join(REPO_ROOT, 'asconfig.json')),
+    '--target', optimize ? 'release' : 'debug',
     '--use', `abort=${ascInternalName(abi, 'mshAbort', baseDir)}`,
     '--use', `seed=${ascInternalName(abi, 'mshSeed', baseDir)}`,
     '--baseDir', baseDir,
     '--noColors',
-    ...(optimize ? ['-O3', '--noAssert'] : ['--debug']),
   ];
   const result = await asc.main(args, {
     writeFile: (name: string, contents: Uint8Array | string) => {

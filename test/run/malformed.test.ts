@@ -18,6 +18,7 @@ interface Sent { sent: Record<string, number>; echoed: string[] }
 
 let net = 70;
 
+// Needs root (network namespaces, AF_XDP); CI runs as root, so it runs there.
 describe.skipIf(!isRoot).each(['xdp', 'packet'])('malformed frames through msh run --backend %s', (backend) => {
   let p: NsPair;
   let msh: MshProcess;

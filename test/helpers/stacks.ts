@@ -1,6 +1,6 @@
 // Builds stacks once per test run (shipped ones and test-only ones) into build/test/.
 import path from 'node:path';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { buildStack } from '../../host/src/build/build.js';
 import { REPO_ROOT } from '../../host/src/paths.js';
 
@@ -15,7 +15,13 @@ export function stackComponent(name: string): Promise<Uint8Array> {
     const out = path.join(REPO_ROOT, 'build', 'test', `${name}.wasm`);
     p = (async () => {
       const fresh = existsSync(out) && statSync(out).mtimeMs > Date.now() - 1; // never trust an old build
-      if (!fresh) await buildStack(dir, { out });
+      if (!fresh) {
+        // Test files in other workers may build and start the same stack at the same
+        // time: write next to it and rename, so nobody reads a half-written file.
+        const tmp = `${out}.${process.pid}.tmp`;
+        await buildStack(dir, { out: tmp });
+        renameSync(tmp, out);
+      }
       return readFileSync(out);
     })();
     cache.set(name, p);

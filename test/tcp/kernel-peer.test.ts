@@ -5,23 +5,14 @@
 // many concurrent connections.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { createPair, destroyPair, nsExec, nsSpawn, type NsPair } from '../../host/src/netns.js';
 import { REPO_ROOT } from '../../host/src/paths.js';
 import { stackComponent, stackPath } from '../helpers/stacks.js';
+import { expectedBody, sha } from '../helpers/http.js';
 
 const isRoot = process.getuid?.() === 0;
 const MSH = path.join(REPO_ROOT, 'bin', 'msh.js');
-
-/** The server's body for `n` bytes: "Hello, msh!\r\n" then a-z repeating. */
-function expectedBody(n: number): Buffer {
-  const b = Buffer.alloc(n);
-  const hello = 'Hello, msh!\r\n';
-  for (let i = 0; i < n; i++) b[i] = i < 13 ? hello.charCodeAt(i) : 97 + ((i - 13) % 26);
-  return b;
-}
-const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 describe.skipIf(!isRoot)('http-server (msh TCP) with kernel TCP clients', () => {
   let p: NsPair;

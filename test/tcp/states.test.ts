@@ -18,6 +18,7 @@ describe("tcp states", () => {
   it("handshake and teardown, IPv4", () => { ok("handshakeTeardown", false); });
   it("handshake and teardown, IPv6", () => { ok("handshakeTeardown", true); });
   it("simultaneous close: CLOSING then TIME-WAIT on both sides", () => { ok("simultaneousClose"); });
+  it("TIME-WAIT ends oldest first; a retransmitted FIN is ACKed and restarts 2 MSL", () => { ok("timeWaitTimer"); });
   it("simultaneous open", () => { ok("simultaneousOpen"); });
   it("lost SYN and SYN-ACK: retransmission with RFC 6298 backoff", () => {
     const r = ok("synRetransmit");

@@ -9,6 +9,13 @@ import { TcpSegment, MAX_SACK_BLOCKS } from "./segment";
 /** Most disjoint out-of-order ranges a receive buffer tracks; a segment that would need more is dropped. */
 export const MAX_OOO_RANGES: i32 = 32;
 
+/**
+ * Shared empty table: bounded tables that only loss or reordering needs (out-of-order
+ * ranges, the SACK scoreboard, the retransmission log) start as this and get their own
+ * storage on first use, so a short clean connection allocates none of them.
+ */
+export const NO_ENTRIES: StaticArray<u32> = new StaticArray<u32>(0);
+
 /** Copies `n` bytes from `src` into ring `buf` (capacity mask+1) at ring position `pos`. */
 // @ts-ignore: decorator
 @inline function ringWrite(buf: usize, mask: u32, pos: u32, src: usize, n: u32): void {
@@ -89,8 +96,9 @@ export class RecvBuffer {
   len: u32 = 0;
   /** Out-of-order ranges [start, end) in sequence space: sorted, disjoint, never touching. */
   nRanges: i32 = 0;
-  rStart: StaticArray<u32> = new StaticArray<u32>(MAX_OOO_RANGES);
-  rEnd: StaticArray<u32> = new StaticArray<u32>(MAX_OOO_RANGES);
+  /** NO_ENTRIES until the first out-of-order segment, then MAX_OOO_RANGES entries each. */
+  rStart: StaticArray<u32> = NO_ENTRIES;
+  rEnd: StaticArray<u32> = NO_ENTRIES;
   /** Index of the range the latest out-of-order segment went to (the first SACK block), -1 none. */
   recent: i32 = -1;
   /** Out-of-order bytes received so far (counted again for overlaps; statistics). */
@@ -149,6 +157,10 @@ export class RecvBuffer {
     }
     const merged = last - first;
     if (merged == 0 && this.nRanges == MAX_OOO_RANGES) return -1;
+    if (this.rStart.length == 0) {
+      this.rStart = new StaticArray<u32>(MAX_OOO_RANGES);
+      this.rEnd = new StaticArray<u32>(MAX_OOO_RANGES);
+    }
     ringWrite(this.buf, this.mask, this.head + this.len + off, src, n);
     this.oooBytes += n;
     if (merged == 0) {

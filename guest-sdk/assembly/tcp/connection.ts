@@ -8,7 +8,7 @@
 import { seqLt, seqLe, seqGt, seqGe, seqMax } from "./seq";
 import { TcpSegment, TCP_FIN, TCP_SYN, TCP_RST, TCP_PSH, TCP_ACK } from "./segment";
 import { TcpTuple } from "./tuple";
-import { SendBuffer, RecvBuffer } from "./buffers";
+import { SendBuffer, RecvBuffer, NO_ENTRIES } from "./buffers";
 import { RttEstimator } from "./rtt";
 import { CongestionControl } from "./cc";
 import { TimerEntry } from "./timers";
@@ -163,16 +163,17 @@ export class TcpConnection extends TimerEntry {
   sackOk: bool = false;
   /** Sender scoreboard: ranges above SND.UNA the peer reported as received (RFC 2018). */
   nSacked: i32 = 0;
-  sackedStart: StaticArray<u32> = new StaticArray<u32>(MAX_SACKED);
-  sackedEnd: StaticArray<u32> = new StaticArray<u32>(MAX_SACKED);
+  /** NO_ENTRIES until the peer first SACKs something, then MAX_SACKED entries each. */
+  sackedStart: StaticArray<u32> = NO_ENTRIES;
+  sackedEnd: StaticArray<u32> = NO_ENTRIES;
   /** Recovery retransmits holes below this point (everything under it was re-sent). */
   rtxNext: u32 = 0;
   /**
    * Recent recovery retransmissions (sequence number, SND.MAX at the time), a ring of
    * RTX_LOG entries: a retransmission is known lost when data sent after it is SACKed.
    */
-  rtxLogSeq: StaticArray<u32> = new StaticArray<u32>(RTX_LOG);
-  rtxLogMark: StaticArray<u32> = new StaticArray<u32>(RTX_LOG);
+  rtxLogSeq: StaticArray<u32> = NO_ENTRIES; // RTX_LOG entries once recovery retransmits
+  rtxLogMark: StaticArray<u32> = NO_ENTRIES;
   rtxLogN: i32 = 0;
 
   // ---- timers (absolute ns, 0 = off) ----
@@ -574,7 +575,7 @@ export class TcpConnection extends TimerEntry {
         st.outOfWindow++;
         if (!isRst) this.ackNow = true;
         // A retransmitted FIN in TIME-WAIT restarts the 2 MSL timer (RFC 9293).
-        if (this.state == TcpState.TIME_WAIT && (flags & TCP_FIN) != 0) this.closeAt = now + this.ep.config.timeWait;
+        if (this.state == TcpState.TIME_WAIT && (flags & TCP_FIN) != 0) this.ep.restartTimeWait(this, now);
         return;
       }
     }
@@ -685,7 +686,7 @@ export class TcpConnection extends TimerEntry {
       } else {
         // Duplicate FIN: acknowledge again; in TIME-WAIT restart 2 MSL.
         this.ackNow = true;
-        if (this.state == TcpState.TIME_WAIT) this.closeAt = now + this.ep.config.timeWait;
+        if (this.state == TcpState.TIME_WAIT) this.ep.restartTimeWait(this, now);
       }
     }
   }
@@ -912,6 +913,10 @@ export class TcpConnection extends TimerEntry {
       const merged = last - first;
       if (merged == 1 && this.sackedStart[first] == s && this.sackedEnd[first] == e) continue; // nothing new
       grew = true;
+      if (this.sackedStart.length == 0) {
+        this.sackedStart = new StaticArray<u32>(MAX_SACKED);
+        this.sackedEnd = new StaticArray<u32>(MAX_SACKED);
+      }
       if (merged == 0) {
         if (n == MAX_SACKED) continue; // bounded: forget blocks that do not fit
         for (let j = n; j > first; j--) { this.sackedStart[j] = this.sackedStart[j - 1]; this.sackedEnd[j] = this.sackedEnd[j - 1]; }
@@ -1128,6 +1133,10 @@ export class TcpConnection extends TimerEntry {
     if (this.rttTiming && seqLe(seq, this.rttSeq) && seqLt(this.rttSeq, seq + len + (fin ? 1 : 0))) this.rttTiming = false;
     this.rtxNext = seq + len + (fin ? 1 : 0);
     const k = this.rtxLogN % RTX_LOG;
+    if (this.rtxLogSeq.length == 0) {
+      this.rtxLogSeq = new StaticArray<u32>(RTX_LOG);
+      this.rtxLogMark = new StaticArray<u32>(RTX_LOG);
+    }
     this.rtxLogSeq[k] = seq;
     this.rtxLogMark[k] = this.sndMax;
     this.rtxLogN++;
@@ -1365,7 +1374,8 @@ export class TcpConnection extends TimerEntry {
     if (this.rtxAt != 0) d = this.rtxAt;
     if (this.dackAt != 0 && (d == 0 || this.dackAt < d)) d = this.dackAt;
     if (this.persistAt != 0 && (d == 0 || this.persistAt < d)) d = this.persistAt;
-    if (this.closeAt != 0 && (d == 0 || this.closeAt < d)) d = this.closeAt;
+    // TIME-WAIT ends are kept in order by the endpoint's TIME-WAIT list, not the heap.
+    if (this.closeAt != 0 && this.state != TcpState.TIME_WAIT && (d == 0 || this.closeAt < d)) d = this.closeAt;
     if (this.tlpAt != 0 && (d == 0 || this.tlpAt < d)) d = this.tlpAt;
     if (this.state == TcpState.CLOSED) d = 0;
     if (d == this.deadline && (d == 0 || this.heapIndex >= 0)) return;
@@ -1389,6 +1399,7 @@ export class TcpConnection extends TimerEntry {
     this.dackAt = 0;
     this.closeAt = now + this.ep.config.timeWait;
     this.ep.enteredTimeWait(this);
+    this.rearm(true); // out of the timer heap: the TIME-WAIT list times it
     this.notifyClosed(CloseReason.NORMAL);
   }
 

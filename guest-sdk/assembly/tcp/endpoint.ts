@@ -221,6 +221,12 @@ export class TcpEndpoint {
         this.timers.update(c);
       }
     }
+    // TIME-WAIT ends, oldest first (the list is in closeAt order: all last timeWait).
+    let tw = this.twHead;
+    while (tw !== null && tw.closeAt <= now) {
+      tw.release(CloseReason.NORMAL);
+      tw = this.twHead;
+    }
     this.dispatch();
     this.flush(now);
     this.dispatch();
@@ -233,7 +239,10 @@ export class TcpEndpoint {
     // shortly (not "at once", which would spin while a --tx-rate limit holds frames).
     if (this.blocked || this.dirtyHead !== null) return now + 10_000;
     const top = this.timers.top();
-    return top === null ? 0 : top.deadline;
+    let d: u64 = top === null ? 0 : top.deadline;
+    const tw = this.twHead;
+    if (tw !== null && (d == 0 || tw.closeAt < d)) d = tw.closeAt;
+    return d;
   }
 
   /** Sends what connections have queued (data written by the application, owed ACKs). */
@@ -375,7 +384,10 @@ export class TcpEndpoint {
     this.pool.give(c.tx.detach(), cap);
   }
 
-  /** `c` entered TIME-WAIT: keep only what answering a retransmitted FIN needs. */
+  /**
+   * `c` entered TIME-WAIT: keep only what answering a retransmitted FIN needs. Its end
+   * (closeAt) is timed by this list, oldest first, not by the timer heap.
+   */
   enteredTimeWait(c: TcpConnection): void {
     if (c.tx.buf != 0) this.detachTx(c);
     if (c.rx.buf != 0 && c.rx.len == 0) this.detachRx(c);
@@ -385,6 +397,22 @@ export class TcpEndpoint {
     if (this.twTail !== null) this.twTail!.twNext = c; else this.twHead = c;
     this.twTail = c;
     this.timeWaitCount++;
+  }
+
+  /**
+   * A retransmitted FIN in TIME-WAIT restarts 2 MSL: `c` moves to the end of the list,
+   * which keeps the list in closeAt order.
+   */
+  restartTimeWait(c: TcpConnection, now: u64): void {
+    c.closeAt = now + this.config.timeWait;
+    if (!c.inTwList || this.twTail === c) return;
+    const p = c.twPrev, n = c.twNext;
+    if (p !== null) p.twNext = n; else this.twHead = n;
+    if (n !== null) n.twPrev = p;
+    c.twNext = null;
+    c.twPrev = this.twTail;
+    this.twTail!.twNext = c;
+    this.twTail = c;
   }
 
   /** Takes a closed connection out of every structure and returns its buffers. */

@@ -1059,6 +1059,63 @@ export function tableLimit(): i32 {
   return failures;
 }
 
+/**
+ * TIME-WAIT timing: connections leave TIME-WAIT 2 MSL after entering it, oldest first,
+ * without timer-heap entries; a retransmitted FIN is ACKed and restarts that one's 2 MSL.
+ */
+export function timeWaitTimer(): i32 {
+  failures = 0;
+  simNow = 10 * SEC;
+  const sink = new CaptureSink();
+  const cfg = new TcpConfig();
+  cfg.timeWait = 10 * SEC;
+  const ep = segmentWorld(sink, cfg);
+  const app = new StreamApp(); app.autoClose = false;
+  makePattern(12);
+  ep.listen(80, 100, new Acceptor(app));
+  const t0 = simNow;
+  const peers = new Array<Peer>();
+  const conns = new Array<TcpConnection>();
+  const finSeq = new Array<u32>();
+  // Three connections closed by us first, one second apart: TIME-WAIT at t0, t0+1, t0+2.
+  for (let i = 0; i < 3; i++) {
+    simNow = t0 + <u64>i * SEC;
+    const p = new Peer(ep, sink, 0x0a000000 | (<u32>(i + 1) << 24) | 0x0a, <u16>(21000 + i));
+    const c = p.connect()!;
+    c.close();
+    ep.poll(simNow);
+    const fin = sink.last();
+    p.send(TCP_ACK | TCP_FIN, p.seq, fin.seq + 1, 0);
+    ep.poll(simNow);
+    check(c.state == TcpState.TIME_WAIT, "TIME-WAIT " + i.toString());
+    peers.push(p); conns.push(c); finSeq.push(fin.seq);
+  }
+  check(ep.timeWaitCount == 3 && ep.timers.size == 0, "three TIME-WAIT, none in the timer heap");
+  check(ep.nextDeadline(simNow) == t0 + 10 * SEC, "next deadline: the oldest TIME-WAIT end");
+  // The first peer retransmits its FIN at t0+3: ACKed again, its 2 MSL restarts (t0+13).
+  simNow = t0 + 3 * SEC;
+  sink.clear();
+  peers[0].send(TCP_ACK | TCP_FIN, peers[0].seq, finSeq[0] + 1, 0);
+  ep.poll(simNow);
+  check(sink.out.length == 1 && sink.last().flags == TCP_ACK && sink.last().ack == peers[0].seq + 1, "retransmitted FIN ACKed");
+  check(ep.nextDeadline(simNow) == t0 + 11 * SEC, "the second is now the oldest");
+  simNow = t0 + 11 * SEC;
+  ep.poll(simNow);
+  check(conns[0].state == TcpState.TIME_WAIT && conns[1].state == TcpState.CLOSED && conns[2].state == TcpState.TIME_WAIT, "second ended at t0+11");
+  simNow = t0 + 12 * SEC;
+  ep.poll(simNow);
+  check(conns[2].state == TcpState.CLOSED && conns[0].state == TcpState.TIME_WAIT, "third ended at t0+12");
+  check(ep.nextDeadline(simNow) == t0 + 13 * SEC, "restarted one ends at t0+13");
+  simNow = t0 + 13 * SEC - 1;
+  ep.poll(simNow);
+  check(conns[0].state == TcpState.TIME_WAIT, "restarted one still TIME-WAIT just before");
+  simNow = t0 + 13 * SEC;
+  ep.poll(simNow);
+  check(conns[0].state == TcpState.CLOSED && ep.count == 0 && ep.timeWaitCount == 0, "all ended");
+  check(ep.nextDeadline(simNow) == 0, "no deadline left");
+  return failures;
+}
+
 /** Receiver stops reading: zero window, persist probes, then the transfer completes. */
 export function zeroWindow(): i32 {
   failures = 0;

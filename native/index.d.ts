@@ -174,6 +174,10 @@ export interface MshNative {
   addPort(linkId: number): number;
   /** Stops data calls on the port (wakes wait()), releases its tuples, frees its queue. */
   removePort(linkId: number, portId: number): void;
+  /** A port whose stack is not running (failed, or waiting for a restart), and whose
+   * worker is gone: parked, its frames are dropped (its tuples stay owned) and the backend
+   * gives back what it held for it (AF_XDP: the frames on its RX ring). false undoes it. */
+  parkPort(linkId: number, portId: number, parked: boolean): void;
   /** Throws code 'EADDRINUSE' ("udp 10.0.0.1:53 is already owned by port 3", `ownerPort: 3`) if taken. */
   claim(linkId: number, portId: number, proto: Proto, addr: Uint8Array, port: number): void;
   /** Throws 'ENOENT' (nobody owns it) or 'EPERM' (another port owns it). */

@@ -177,6 +177,15 @@ Value RemovePort(const CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Value ParkPort(const CallbackInfo& info) {
+  auto l = arg_link(info, 0);
+  uint32_t port;
+  if (!l || !arg_u32(info, 1, "portId", &port)) return info.Env().Undefined();
+  const int rc = l->park_port(port, info.Length() > 2 && info[2].ToBoolean().Value());
+  if (rc < 0) return throw_last_error(info.Env(), rc);
+  return info.Env().Undefined();
+}
+
 Value Claim(const CallbackInfo& info) {
   auto l = arg_link(info, 0);
   uint32_t port;
@@ -552,6 +561,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   fn("destroyLink", DestroyLink);
   fn("addPort", AddPort);
   fn("removePort", RemovePort);
+  fn("parkPort", ParkPort);
   fn("claim", Claim);
   fn("release", Release);
   fn("tuples", Tuples);

@@ -69,6 +69,12 @@ class Backend {
   // through msh::set_error (errors.h) when failing.
   virtual int on_port_added(uint32_t port) { return 0; }
   virtual void on_port_removed(uint32_t port) {}
+  // A port whose stack is not running (failed, or waiting for a restart): the backend
+  // stops steering frames to it (they are dropped, not given to the kernel: the tuples
+  // stay owned) and takes back what it holds for it, e.g. AF_XDP frames on its RX ring,
+  // so a dead stack cannot pin buffers its neighbours need. parked=false undoes it.
+  // Main thread, only while the port's worker is gone (no data call for it runs).
+  virtual void set_port_parked(uint32_t port, bool parked) {}
   // Ownership mirror (main thread), called after the classifier accepted the change.
   virtual int on_claim(uint32_t port, const TupleKey& key) { return 0; }
   virtual void on_release(uint32_t port, const TupleKey& key) {}

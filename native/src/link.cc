@@ -247,6 +247,22 @@ int Link::set_tx_rate(uint32_t id, uint64_t frames_per_second) {
   return 0;
 }
 
+int Link::park_port(uint32_t id, bool parked) {
+  Call call(*this);
+  std::lock_guard<std::mutex> lk(ctl_mu_);
+  if (!call || !backend_ || id == kKernelPort || !port_active(id)) {
+    set_errno_error(ENOENT, "", "port %u does not exist", id);
+    return -ENOENT;
+  }
+  Port& p = *port_store_[id];
+  while (p.inflight.load(std::memory_order_seq_cst) != 0) {
+    backend_->wake(id);
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
+  backend_->set_port_parked(id, parked);
+  return 0;
+}
+
 int Link::wait(uint32_t port_id, int timeout_ms) {
   PortRef port(*this, port_id);
   if (!port) {

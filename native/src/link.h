@@ -74,6 +74,10 @@ class Link {
   // TX rate limit of the port in frames per second (0: unlimited); starts a fresh bucket
   // (full). Any thread; takes effect on the port's next tx_from_guest.
   int set_tx_rate(uint32_t port, uint64_t frames_per_second);
+  // Parks (true) or unparks a port whose stack is not running (Backend::set_port_parked):
+  // its frames are dropped and what the backend holds for it is given back. The caller
+  // guarantees the port's worker is gone; data calls still running are waited for.
+  int park_port(uint32_t port, bool parked);
   // Stops everything: marks all ports removed, wakes waiters, waits for data calls.
   void shutdown();
   // shutdown(), then waits for every Call in flight and destroys the backend, so that

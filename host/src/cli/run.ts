@@ -12,6 +12,7 @@ import { DEFAULTS, StackEvent, StackHost, StackSpec } from '../runtime/stack-hos
 import { V8Engine } from '../engine/v8.js';
 import { StackLoadError } from '../engine/engine.js';
 import { connectControl, controlSocketPath, LineChannel, listenControl, Reply } from '../runtime/control.js';
+import { parseTuple } from '../runtime/tuple.js';
 
 function log(line: string): void {
   process.stdout.write(`${new Date().toISOString().slice(11, 23)} ${line}\n`);
@@ -29,6 +30,15 @@ function toSpec(s: RunStackArgs): StackSpec {
     throw new MshError(`${s.file}: cannot read it (${(e as NodeJS.ErrnoException).code})`, 'build a stack with `msh build <dir>`');
   }
   return { ...s, component };
+}
+
+/**
+ * A stack as a joining `msh run` sent it over the control socket (JSON): tuples travel
+ * as their text (a Uint8Array address would arrive as a plain object) and are parsed
+ * again here.
+ */
+function fromWire(s: RunStackArgs): RunStackArgs {
+  return { ...s, tuples: s.tuples.map((t) => parseTuple(String(t.text))) };
 }
 
 function checkPrivileges(): void {
@@ -75,7 +85,9 @@ async function runAsClient(sock: net.Socket, stacks: RunStackArgs[], iface: stri
   let nextId = 1;
   const pending = new Map<number, (r: Reply) => void>();
   const mine = new Set(stacks.map((s) => s.name));
-  let failedForGood = 0;
+  const failed = new Set<string>();
+  let started = false;
+  let leaving = false;
   let resolveDone!: (code: number) => void;
   const done = new Promise<number>((r) => (resolveDone = r));
   const ch = new LineChannel(sock, (m) => {
@@ -83,24 +95,38 @@ async function runAsClient(sock: net.Socket, stacks: RunStackArgs[], iface: stri
       const e = m.event as StackEvent;
       log(formatEvent(e));
       if (e.kind === 'state' && e.state === 'failed' && mine.has(e.stack)) {
-        if (++failedForGood === mine.size) resolveDone(1);
+        failed.add(e.stack);
+        if (started) leaveIfAllFailed();
       }
     } else pending.get(m.id)?.(m);
   });
+  // Nothing of this command runs any more: leave (the host releases the failed stacks'
+  // tuples when the connection closes) and say so with the exit status.
+  const leaveIfAllFailed = () => {
+    if (leaving || failed.size < mine.size) return;
+    leaving = true;
+    log(`every stack of this command failed; leaving the msh host for ${iface}`);
+    sock.end();
+    resolveDone(1);
+  };
   const call = (req: any) => new Promise<Reply>((r) => { const id = nextId++; pending.set(id, r); ch.send({ ...req, id }); });
-  sock.on('close', () => { log(`the msh host for ${iface} went away`); resolveDone(1); });
+  sock.on('close', () => { if (!leaving) log(`the msh host for ${iface} went away`); resolveDone(1); });
   log(`joining the msh host already driving ${iface}`);
   for (const s of stacks) {
     const r = await call({ op: 'start', stack: s });
     if (!r.ok) {
       console.error(`msh: ${r.error}`);
       if (r.hint) console.error(`  ${r.hint}`);
+      leaving = true;
       sock.destroy();
       return 1;
     }
   }
+  started = true;
+  leaveIfAllFailed();
   const stop = async () => {
     for (const name of mine) await call({ op: 'stop', name });
+    leaving = true;
     sock.end();
     resolveDone(0);
   };
@@ -148,7 +174,7 @@ async function runAsHost(iface: string, backend: any, stacks: RunStackArgs[], so
       const reply = (r: { ok: boolean; data?: unknown; error?: string; hint?: string }) => ch.send({ ...r, id: m.id });
       try {
         if (m.op === 'start') {
-          await startStack(m.stack, ch);
+          await startStack(fromWire(m.stack), ch);
           names.add(m.stack.name);
           reply({ ok: true });
         } else if (m.op === 'stop') {
@@ -156,6 +182,9 @@ async function runAsHost(iface: string, backend: any, stacks: RunStackArgs[], so
           reply({ ok: true });
         } else if (m.op === 'list') {
           reply({ ok: true, data: host.status() }); // StackStatus[] (msh status)
+        } else if (m.op === 'link') {
+          // The link as a whole (msh status): frames nobody owns, parser rejects, backend extras.
+          reply({ ok: true, data: { iface, backend: link.description, counters: host.linkCounters() } });
         } else reply({ ok: false, error: `unknown request ${m.op}` });
       } catch (e) {
         reply({ ok: false, error: (e as Error).message, hint: (e as MshError).hint });

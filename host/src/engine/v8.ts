@@ -62,7 +62,7 @@ class V8Instance implements StackInstance {
   /** Last error-level log line: the guest's abort text, reported with a trap. */
   lastErrorLog: string | undefined;
 
-  constructor(compiled: CompiledStack, private readonly host: HostFunctions) {
+  constructor(private readonly compiled: CompiledStack, private readonly host: HostFunctions) {
     const imports = { [HOST_MODULE]: this.hostImports() };
     let instance: WebAssembly.Instance;
     try {
@@ -195,6 +195,18 @@ class V8Instance implements StackInstance {
     };
   }
 
+  /**
+   * For a trap: how much of its --mem-limit the stack's memory used, when that is at least
+   * half (a refused memory.grow is invisible to the host; this makes a likely cause plain).
+   */
+  private memoryNote(): string {
+    const pages = this.memory.buffer.byteLength / WASM_PAGE;
+    const cap = this.compiled.memLimitPages;
+    if (pages * 2 < cap) return '';
+    const mib = (p: number) => `${+((p * WASM_PAGE) / (1 << 20)).toFixed(1)} MiB`;
+    return ` [memory ${mib(pages)} of its ${mib(cap)} limit (--mem-limit)]`;
+  }
+
   /** Runs a guest call; a trap poisons the instance and becomes a GuestTrap. */
   private guard<T>(what: string, fn: () => T): T {
     if (this.poisoned) throw new GuestTrap(`stack is stopped after an earlier fault: ${this.poisoned}`);
@@ -203,7 +215,7 @@ class V8Instance implements StackInstance {
     } catch (e) {
       const guest = this.lastErrorLog;
       const base = e instanceof GuestTrap ? e.message : `${(e as Error).message}`;
-      const msg = `${what} trapped: ${base}${guest && !base.includes(guest) ? ` (stack said: ${guest})` : ''}`;
+      const msg = `${what} trapped: ${base}${guest && !base.includes(guest) ? ` (stack said: ${guest})` : ''}${this.memoryNote()}`;
       this.poisoned = msg;
       throw new GuestTrap(msg, guest);
     }

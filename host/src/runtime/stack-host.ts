@@ -5,12 +5,13 @@
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import path from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { CompiledStack, Engine, LinkInfo, LogLevel, OwnedTuple } from '../engine/engine.js';
 import { V8Engine } from '../engine/v8.js';
 import { loadNative } from '../native.js';
 import { MshError } from '../errors.js';
-import { CONTROL_BYTES, CTRL_STOP, WorkerInit, WorkerToMain } from './protocol.js';
+import { CONTROL_BYTES, CTRL_BASE_NICE, CTRL_STOP, WorkerInit, WorkerToMain } from './protocol.js';
 import { expandTuples, formatTuple, TupleSpec } from './tuple.js';
 import { DIST_DIR } from '../paths.js';
 
@@ -63,7 +64,7 @@ export interface StackStatus {
   limits: { cpuBudgetMs: number; memLimitMiB: number; txRate: number; restart: RestartPolicy; maxRestarts: number };
   /** Since the stack was started (not restarted), ms. */
   uptimeMs: number;
-  /** Native port counters (rx, tx, drops by reason) plus restarts and budget_overruns. */
+  /** Native port counters (rx, tx, drops by reason) plus restarts, budget_overruns and spinning_calls. */
   counters: Record<string, number>;
 }
 
@@ -75,6 +76,37 @@ export interface StackEvent {
   message: string;
 }
 
+/** A call running longer than this is checked for spinning (checkBudgets)... */
+const SPIN_CALL_NS = 10_000_000n;
+/** ...and spins if its thread then uses this much more CPU time before it returns. (A
+ * poll handling a full batch of frames needs a fraction of a millisecond.) */
+const SPIN_CPU_NS = 5_000_000;
+
+let reniceOk: boolean | undefined;
+/** Whether this thread may lower its nice value again (CAP_SYS_NICE), found out once. */
+function canRenice(): boolean {
+  if (reniceOk === undefined) {
+    try {
+      setPriority(0, 1);
+      setPriority(0, 0);
+      reniceOk = true;
+    } catch {
+      reniceOk = false;
+      try { setPriority(0, 0); } catch { /* stays at 1: harmless */ }
+    }
+  }
+  return reniceOk;
+}
+
+/** Nanoseconds a thread of this process has spent on a CPU (/proc schedstat), -1 if unknown. */
+function threadCpuNs(tid: number): number {
+  try {
+    return Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+  } catch {
+    return -1;
+  }
+}
+
 // Always the compiled worker, also when the supervisor itself runs from TypeScript (tests).
 const WORKER_FILE = path.join(DIST_DIR, 'host', 'src', 'runtime', 'stack-worker.js');
 
@@ -84,11 +116,24 @@ export class StackHandle {
   guestMessage: string | undefined;
   restarts = 0;
   budgetOverruns = 0;
+  /** Calls that spun on the CPU past SPIN_CALL_MS and were moved to background priority. */
+  spinningCalls = 0;
   worker: Worker | null = null;
+  /** Linux TID of the running instance's worker thread (0: unknown). */
+  tid = 0;
+  /** CPU time of the worker thread sampled during a long call (checkBudgets). */
+  spinProbe: { call: bigint; cpuNs: number } | null = null;
+  /** The call (its start time) whose thread runs at background priority; 0n: none. */
+  demotedCall = 0n;
   control = new SharedArrayBuffer(CONTROL_BYTES);
   startedAt = Date.now();
   /** Resolves once the stack is running or has failed for good. */
   settled!: Promise<void>;
+  settle: (() => void) | null = null;
+  /** The worker outlived its failed instance and waits for a restart in its thread. */
+  workerIdle = false;
+  /** Resolves once the port of a failed instance is parked (its worker gone). */
+  parked: Promise<void> = Promise.resolve();
 
   constructor(
     readonly spec: StackSpec,
@@ -167,39 +212,66 @@ export class StackHost extends EventEmitter {
       staticNextHop: this.link.staticNextHop,
       txRate: handle.spec.txRate ?? 0,
     };
-    handle.control = new SharedArrayBuffer(CONTROL_BYTES);
-    init.control = handle.control;
+    handle.tid = 0;
+    handle.spinProbe = null;
+    handle.demotedCall = 0n;
     handle.state = 'starting';
-    if (!existsSync(WORKER_FILE)) throw new MshError(`${WORKER_FILE} is missing`, 'run `npm run setup` to build msh');
-    const worker = new Worker(WORKER_FILE, { workerData: init, resourceLimits: { maxOldGenerationSizeMb: 256 } });
-    handle.worker = worker;
     let settle!: () => void;
     const settled = new Promise<void>((r) => (settle = r));
     handle.settled = settled;
+    handle.settle = settle;
+    if (handle.worker && handle.workerIdle) {
+      // Restart in the thread the failed instance ran in (stack-worker.ts, run()).
+      handle.workerIdle = false;
+      Atomics.store(new Int32Array(handle.control, 0, 4), CTRL_STOP, 0);
+      handle.worker.postMessage({ type: 'restart' });
+      return settled;
+    }
+    handle.workerIdle = false;
+    handle.control = new SharedArrayBuffer(CONTROL_BYTES);
+    init.control = handle.control;
+    if (!existsSync(WORKER_FILE)) throw new MshError(`${WORKER_FILE} is missing`, 'run `npm run setup` to build msh');
+    // A restart in a new thread (the old one was stuck in a call) boots at background
+    // priority: Node's bootstrap of a worker costs ~100 ms of CPU, which a stack that keeps
+    // failing should not take from its neighbours. The thread inherits the priority of the
+    // thread that creates it; it goes back to normal once its stack runs.
+    const background = handle.restarts > 0 && canRenice();
+    init.startsInBackground = background;
+    if (background) setPriority(0, 19);
+    let worker: Worker;
+    try {
+      worker = new Worker(WORKER_FILE, { workerData: init, resourceLimits: { maxOldGenerationSizeMb: 256 } });
+    } finally {
+      if (background) setPriority(0, 0);
+    }
+    handle.worker = worker;
+    // The instance of the moment settles (a restart in this thread brings a new one).
+    const settleNow = () => handle.settle?.();
     worker.on('message', (m: WorkerToMain) => {
       switch (m.type) {
         case 'ready':
+          handle.tid = m.tid;
           this.setState(handle, 'running', `running, tuples ${handle.tuples.map(formatTuple).join(' ')}`);
-          settle();
+          settleNow();
           break;
         case 'log':
           this.emit('event', { stack: handle.name, kind: 'log', level: m.level, message: m.message } satisfies StackEvent);
           break;
         case 'failed':
-          this.onFailure(handle, m.reason, m.guestMessage);
-          settle();
+          this.onFailure(handle, m.reason, m.guestMessage, handle.worker === worker);
+          settleNow();
           break;
         case 'stopped':
           break;
       }
     });
-    worker.on('error', (e) => { this.onFailure(handle, `worker error: ${e.message}`); settle(); });
+    worker.on('error', (e) => { this.onFailure(handle, `worker error: ${e.message}`); settleNow(); });
     worker.on('exit', () => {
-      if (handle.worker === worker) handle.worker = null;
+      if (handle.worker === worker) { handle.worker = null; handle.workerIdle = false; }
       if (handle.state === 'starting' || handle.state === 'running') {
         this.onFailure(handle, 'the stack\'s worker exited unexpectedly');
       }
-      settle();
+      settleNow();
     });
     return settled;
   }
@@ -209,27 +281,63 @@ export class StackHost extends EventEmitter {
     this.emit('event', { stack: h.name, kind: 'state', state, message } satisfies StackEvent);
   }
 
-  private onFailure(h: StackHandle, reason: string, guestMessage?: string): void {
+  /** `reported`: the worker itself reported the failure (it is alive, and idle now). */
+  private onFailure(h: StackHandle, reason: string, guestMessage?: string, reported = false): void {
     if (h.state === 'failed' || h.state === 'stopped' || h.state === 'restarting') return;
     const wasRunning = h.state === 'running';
     h.reason = reason;
     h.guestMessage = guestMessage;
-    const w = h.worker;
-    h.worker = null;
-    void w?.terminate();
     const policy = h.spec.restart ?? DEFAULTS.restart;
     const max = h.spec.maxRestarts ?? DEFAULTS.maxRestarts;
-    if (policy === 'on-failure' && wasRunning && h.restarts < max) {
+    const restart = policy === 'on-failure' && wasRunning && h.restarts < max;
+    const w = h.worker;
+    if (restart && reported && w) {
+      h.workerIdle = true; // the restart reuses its thread
+      h.parked = this.park(h, null);
+    } else {
+      h.worker = null;
+      h.workerIdle = false;
+      h.parked = this.park(h, w);
+    }
+    if (restart) {
       const delay = Math.min(5000, 100 * 2 ** h.restarts);
       h.restarts++;
       this.setState(h, 'restarting', `failed: ${reason}; restart ${h.restarts}/${max} in ${delay} ms`);
       setTimeout(() => {
-        if (h.state === 'restarting' && this.stacks.get(h.name) === h) void this.launch(h);
+        void h.parked.then(() => {
+          if (h.state !== 'restarting' || this.stacks.get(h.name) !== h) return;
+          try {
+            this.native.parkPort(this.link.linkId, h.portId, false);
+          } catch (e) {
+            void h.worker?.terminate();
+            h.worker = null;
+            h.workerIdle = false;
+            h.reason = `cannot restart: ${(e as Error).message}`;
+            this.setState(h, 'failed', `failed: ${h.reason}`);
+            return;
+          }
+          void this.launch(h);
+        });
       }, delay).unref();
       return;
     }
-    this.setState(h, 'failed', `failed: ${reason}${policy === 'on-failure' && h.restarts >= max ? ` (gave up after ${h.restarts} restarts)` : ''}`);
+    // The reason `msh status` shows says so too when the restart policy gave up.
+    if (policy === 'on-failure' && h.restarts >= max) h.reason = `${reason} (gave up after ${h.restarts} restarts)`;
+    this.setState(h, 'failed', `failed: ${h.reason}`);
     this.logCounters(h);
+  }
+
+  /**
+   * Ends a failed instance's worker, then parks its port: frames for its tuples are
+   * dropped (they stay owned, the kernel does not answer them) and what the backend held
+   * for it (AF_XDP frames on its RX ring) goes back to the stacks that still run.
+   */
+  private async park(h: StackHandle, w: Worker | null): Promise<void> {
+    await (w ? w.terminate().catch(() => undefined) : Promise.resolve()); // after onFailure set the state
+    if (this.stacks.get(h.name) !== h || (h.state !== 'failed' && h.state !== 'restarting')) return;
+    try {
+      this.native.parkPort(this.link.linkId, h.portId, true);
+    } catch { /* the port is gone already */ }
   }
 
   /** Logs a stack's counters (non-zero ones), e.g. when it fails or stops. */
@@ -239,18 +347,52 @@ export class StackHost extends EventEmitter {
     this.emit('event', { stack: h.name, kind: 'log', level: 'info', message: `counters: ${formatCounters(c)}` } satisfies StackEvent);
   }
 
-  /** Stops calls that outlive the CPU budget: the worker is terminated, the stack fails. */
+  /**
+   * Stops calls that outlive the CPU budget: the worker is terminated, the stack fails.
+   * Before that, a call that keeps a CPU busy (it ran past SPIN_CALL_NS and its thread used
+   * SPIN_CPU_NS of CPU time since: it spins, it is not merely waiting for a CPU) runs at
+   * background priority (nice 19) until it returns, so that until its budget ends it takes
+   * only CPU time the other stacks do not want. Judged by the thread's own CPU time, a
+   * stack that is slow only because the machine is busy is not pushed back further.
+   */
   private checkBudgets(): void {
     const now = process.hrtime.bigint();
     for (const h of this.stacks.values()) {
       if (!h.worker || (h.state !== 'running' && h.state !== 'starting')) continue;
       const start = new BigInt64Array(h.control, 16, 1)[0];
-      const budgetNs = BigInt(Math.round((h.spec.cpuBudgetMs ?? DEFAULTS.cpuBudgetMs) * 1e6));
-      if (start !== 0n && now - start > budgetNs) {
+      if (h.demotedCall !== 0n && start !== h.demotedCall) this.endSpin(h);
+      if (start === 0n) continue;
+      const budgetMs = h.spec.cpuBudgetMs ?? DEFAULTS.cpuBudgetMs;
+      if (now - start > BigInt(Math.round(budgetMs * 1e6))) {
         h.budgetOverruns++;
-        this.onFailure(h, `cpu budget exceeded: a call into the stack ran longer than ${h.spec.cpuBudgetMs ?? DEFAULTS.cpuBudgetMs} ms`);
+        this.onFailure(h, `cpu budget exceeded: a call into the stack ran longer than ${budgetMs} ms`);
+        continue;
       }
+      if (h.tid && h.demotedCall === 0n && now - start > SPIN_CALL_NS) this.probeSpin(h, start);
     }
+  }
+
+  private probeSpin(h: StackHandle, call: bigint): void {
+    const cpuNs = threadCpuNs(h.tid);
+    if (cpuNs < 0) return;
+    const p = h.spinProbe;
+    if (!p || p.call !== call) { h.spinProbe = { call, cpuNs }; return; }
+    if (cpuNs - p.cpuNs < SPIN_CPU_NS) return;
+    try {
+      setPriority(h.tid, 19);
+      h.demotedCall = call;
+      h.spinningCalls++;
+    } catch { return; /* the thread is gone */ }
+    if (h.spinningCalls <= 3 || h.spinningCalls % 100 === 0) {
+      this.emit('event', { stack: h.name, kind: 'log', level: 'warn', message: `a call has been spinning on the CPU for ${Number(process.hrtime.bigint() - call) / 1e6 | 0} ms: background CPU priority until it returns (spinning call ${h.spinningCalls})` } satisfies StackEvent);
+    }
+  }
+
+  /** The spinning call returned: its thread gets its usual priority back. */
+  private endSpin(h: StackHandle): void {
+    h.demotedCall = 0n;
+    h.spinProbe = null;
+    try { setPriority(h.tid, Atomics.load(new Int32Array(h.control, 0, 4), CTRL_BASE_NICE)); } catch { /* no CAP_SYS_NICE: it stays in the background */ }
   }
 
   private ownerOfPort(port: number | undefined): string | undefined {
@@ -261,7 +403,7 @@ export class StackHost extends EventEmitter {
   counters(name: string): Record<string, number> {
     const h = this.stacks.get(name);
     if (!h) throw new MshError(`no stack named '${name}'`);
-    return { ...this.native.counters(this.link.linkId, h.portId), restarts: h.restarts, budget_overruns: h.budgetOverruns };
+    return { ...this.native.counters(this.link.linkId, h.portId), restarts: h.restarts, budget_overruns: h.budgetOverruns, spinning_calls: h.spinningCalls };
   }
 
   /** The link's own counters: frames nobody owns, parser rejects, backend extras. */
@@ -296,12 +438,13 @@ export class StackHost extends EventEmitter {
     if (!h) throw new MshError(`no stack named '${name}'`);
     const w = h.worker;
     const wasFailed = h.state === 'failed';
+    const idle = h.workerIdle; // no instance in it: nothing to shut down
     h.state = 'stopped';
     if (w) {
       Atomics.store(new Int32Array(h.control, 0, 4), CTRL_STOP, 1);
       this.native.wake(this.link.linkId, h.portId);
       const exited = new Promise<void>((r) => w.once('exit', () => r()));
-      const timer = setTimeout(() => void w.terminate(), graceMs);
+      const timer = setTimeout(() => void w.terminate(), idle ? 0 : graceMs);
       await exited;
       clearTimeout(timer);
     }

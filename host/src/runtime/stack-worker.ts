@@ -5,10 +5,12 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { randomBytes } from 'node:crypto';
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { V8Engine } from '../engine/v8.js';
 import { GuestTrap, HostFunctions, StackInstance } from '../engine/engine.js';
 import { loadNative } from '../native.js';
-import { CTRL_CALL_START, CTRL_STATE, CTRL_STOP, WorkerInit, WorkerToMain } from './protocol.js';
+import { CTRL_BASE_NICE, CTRL_CALL_START, CTRL_STATE, CTRL_STOP, WorkerInit, WorkerToMain } from './protocol.js';
 import { NeighbourCache } from './neighbours.js';
 
 const init = workerData as WorkerInit;
@@ -39,6 +41,39 @@ const host: HostFunctions = {
   nextHopMac: (addr) => neighbours.lookup(addr),
 };
 
+// Busy polling: a stack that keeps asking to be polled at once (e.g. a TX flooder)
+// competes for the CPU with the frame-driven work of every other stack (and, on a small
+// machine, with the kernel's own packet processing). After BUSY_POLLS such polls in a row
+// its thread runs at background priority (nice 19), and at most half of the time (see the
+// loop), until it stops asking: it cannot crowd out its neighbours. Raising the nice value needs no privilege; lowering it again may fail
+// without CAP_SYS_NICE, and then the thread simply stays in the background.
+const BUSY_POLLS = 64;
+const BACKGROUND_NICE = 19;
+let threadId = 0;
+try { threadId = Number(readlinkSync('/proc/thread-self').split('/').pop()); } catch { /* not Linux */ }
+let background = false;
+let stuckInBackground = false;
+/** A new instance starts at the thread's usual priority. */
+function busyReset(): void {
+  if (background) setBackground(false);
+}
+let announced = false;
+function setBackground(on: boolean): void {
+  if (!threadId || background === on || (!on && stuckInBackground)) return;
+  try {
+    setPriority(threadId, on ? BACKGROUND_NICE : 0);
+    background = on;
+    Atomics.store(ctrl, CTRL_BASE_NICE, on ? BACKGROUND_NICE : 0);
+  } catch {
+    if (!on) stuckInBackground = true; // no permission to lower the nice value again
+    return;
+  }
+  if (on && !announced) {
+    announced = true;
+    post({ type: 'log', level: 'info', message: `keeps asking to be polled at once: while it does, its thread runs at background CPU priority (nice ${BACKGROUND_NICE}) and at most half of the time` });
+  }
+}
+
 function timed<T>(fn: () => T): T {
   callStart[0] = process.hrtime.bigint();
   try {
@@ -48,10 +83,19 @@ function timed<T>(fn: () => T): T {
   }
 }
 
+/** Unwinds main() after a failure was reported (see run()). */
+class Failed extends Error {}
+
 function fail(reason: string, guestMessage?: string): never {
   post({ type: 'failed', reason, guestMessage });
   Atomics.store(ctrl, CTRL_STATE, 3);
-  process.exit(0);
+  throw new Failed(reason);
+}
+
+/** A fault in the guest (or the host's checks of it) becomes fail(); Failed passes through. */
+function failWith(e: unknown): never {
+  if (e instanceof Failed) throw e;
+  fail((e as Error).message, e instanceof GuestTrap ? e.guestMessage : undefined);
 }
 
 function main(): void {
@@ -59,7 +103,7 @@ function main(): void {
   try {
     stack = new V8Engine().instantiate(init.compiled, host);
   } catch (e) {
-    fail((e as Error).message, e instanceof GuestTrap ? e.guestMessage : undefined);
+    failWith(e);
   }
   let layout;
   try {
@@ -67,13 +111,16 @@ function main(): void {
     if ('err' in r) fail(`init refused: ${r.err}`);
     layout = r.ok;
   } catch (e) {
-    fail((e as Error).message, e instanceof GuestTrap ? e.guestMessage : undefined);
+    failWith(e);
   }
   // Validates both ring headers now, so a bad layout fails the start, not the first frame.
   if (native.checkRing(stack.memory.buffer, layout.rxRing) < 0) fail(`init returned a bad RX ring: ${native.lastError()}`);
   if (native.checkRing(stack.memory.buffer, layout.txRing) < 0) fail(`init returned a bad TX ring: ${native.lastError()}`);
   Atomics.store(ctrl, CTRL_STATE, 1);
-  post({ type: 'ready', rxRing: layout.rxRing, txRing: layout.txRing });
+  if (init.startsInBackground && threadId && !background) {
+    try { setPriority(threadId, 0); } catch { /* stays in the background */ }
+  }
+  post({ type: 'ready', rxRing: layout.rxRing, txRing: layout.txRing, tid: threadId });
 
   const { linkId, portId, batch, txRate } = init;
   // The port's token bucket lives in the native data path; starting it here (the port's
@@ -87,6 +134,8 @@ function main(): void {
   // flooder sleeps instead of spinning. Frames for the stack still wake it at once.
   let txHeld = 0;
   let txRetryAt = 0n;
+  let busyPolls = 0; // polls in a row that asked to be polled again at once (BUSY_POLLS)
+  let owed = 0n; // busy polling: ns of waiting owed for the time the polls took
   const flushTx = (now: bigint) => {
     const mem = stack.memory.buffer;
     const sent = native.txFromGuest(linkId, portId, mem, layout.txRing);
@@ -110,8 +159,28 @@ function main(): void {
       if (n > 0 || (!txHeld && deadline !== 0n && now >= deadline)) {
         deadline = timed(() => stack.poll(now, n));
         flushTx(now);
+        // Busy polling: it asked to be polled again at once (frames or not).
+        const after = process.hrtime.bigint();
+        busyPolls = deadline !== 0n && deadline <= after ? busyPolls + 1 : 0;
+        if (busyPolls === BUSY_POLLS) setBackground(true);
+        if (busyPolls >= BUSY_POLLS) {
+          // Busy polling runs at most half of the time: the worker sleeps as long as the
+          // poll and its TX took (the kernel's work for that TX partly runs outside the
+          // thread's priority, in softirqs). Frames for it wait on its RX ring meanwhile.
+          owed += after - now;
+          if (owed >= 1_000_000n) {
+            const ms = Number(owed / 1_000_000n);
+            Atomics.wait(ctrl, CTRL_STOP, 0, ms); // a stop request ends it within ms
+            owed -= BigInt(ms) * 1_000_000n;
+          }
+        } else {
+          owed = 0n;
+          if (background) setBackground(false);
+        }
         continue;
       }
+      busyPolls = 0;
+      if (background) setBackground(false);
       const until = txHeld ? txRetryAt : deadline;
       const waitMs = until === 0n ? MAX_WAIT_MS : Math.min(MAX_WAIT_MS, Math.max(0, Math.ceil(Number(until - now) / 1e6)));
       native.wait(linkId, portId, waitMs);
@@ -127,10 +196,28 @@ function main(): void {
       }
     }
   } catch (e) {
-    fail((e as Error).message, e instanceof GuestTrap ? e.guestMessage : undefined);
+    failWith(e);
   }
   Atomics.store(ctrl, CTRL_STATE, 2);
   post({ type: 'stopped' });
 }
 
-main();
+/**
+ * Runs the stack. After a failure the thread stays: if the supervisor restarts the stack
+ * it sends 'restart' and a fresh instance starts here (a new Node worker costs ~100 ms of
+ * CPU, which a stack failing over and over would take from its neighbours); otherwise the
+ * supervisor ends the thread. A stack stuck in a call (CPU budget) gets a new thread.
+ */
+function run(): void {
+  try {
+    main();
+  } catch (e) {
+    if (!(e instanceof Failed)) throw e;
+    busyReset();
+    parentPort!.once('message', (m: { type?: string }) => {
+      if (m?.type === 'restart') run();
+    });
+  }
+}
+
+run();

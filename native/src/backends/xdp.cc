@@ -247,6 +247,7 @@ struct XdpBackend::Port {
     uint32_t idx, cnt;
   };
   std::vector<Lent> lent;
+  bool parked = false;  // main thread (set_port_parked)
   std::atomic<uint64_t> rx{0}, tx{0}, tx_no_frame{0}, tx_too_long{0}, kick_err{0},
       tx_over_share{0};
 };
@@ -556,13 +557,55 @@ int XdpBackend::on_port_added(uint32_t port) {
   return 0;
 }
 
+// Frames on a socket's RX ring, also ones rx_peek lent and nobody released, go back to
+// the UMEM (fill ring, then free list). Only while no data call for the port runs.
+void XdpBackend::give_back_rx(Sock& s) {
+  Umem& u = *s.umem;
+  s.rx.cached_cons = *s.rx.consumer;  // forget peeks that were never released
+  for (;;) {
+    uint32_t idx;
+    const uint32_t n = xsk_ring_cons__peek(&s.rx, kRxBatch, &idx);
+    if (n == 0) break;
+    uint64_t addrs[kRxBatch];
+    for (uint32_t i = 0; i < n; i++) addrs[i] = xsk_ring_cons__rx_desc(&s.rx, idx + i)->addr & kFrameMask;
+    xsk_ring_cons__release(&s.rx, n);
+    std::lock_guard<std::mutex> g(u.mu);
+    u.refill_locked(addrs, n);
+  }
+}
+
+// Frames on a socket's TX ring that the kernel never took go back to the free list (copy
+// mode: the kernel takes TX descriptors only inside our sendto kicks). For a socket about
+// to be deleted; its port no longer counts in the UMEM's TX accounting (remove_tx_port).
+void XdpBackend::give_back_tx(Sock& s) {
+  if (zero_copy_ == 1) return;
+  Umem& u = *s.umem;
+  const uint32_t cons = __atomic_load_n(s.tx.consumer, __ATOMIC_ACQUIRE);
+  const uint32_t prod = *s.tx.producer;
+  std::lock_guard<std::mutex> g(u.mu);
+  for (uint32_t i = cons; i != prod; i++) {
+    const uint64_t a = xsk_ring_prod__tx_desc(&s.tx, i)->addr & kFrameMask;
+    const uint64_t f = a / kFrameSize;
+    if (f < u.tx_owner.size()) u.tx_owner[f] = 0;
+    u.free.push_back(a);
+  }
+}
+
 void XdpBackend::destroy_port(Port& p) {
+  // Stop steering to the sockets, let redirects already under way land, then give the
+  // frames the sockets hold back to the UMEM: a deleted socket's rings take them along.
   for (auto& s : p.socks) {
     uint32_t key = p.xsk_base + s->queue;
     bpf_map_delete_elem(xsks_fd_, &key);
+  }
+  if (!p.socks.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  for (auto& s : p.socks) {
+    give_back_rx(*s);
+    give_back_tx(*s);
     xsk_socket__delete(s->xsk);
     s->umem->nsocks--;
   }
+  p.lent.clear();
   p.socks.clear();
   p.txs = nullptr;
   if (p.evfd >= 0) close(p.evfd);
@@ -626,6 +669,29 @@ void XdpBackend::on_port_removed(uint32_t port) {
   // libxdp reuses the UMEM's own fd for the first socket created on an unused UMEM; that
   // fd is still bound, so an emptied UMEM cannot take sockets again: free it.
   if (last) teardown_umems();
+}
+
+void XdpBackend::set_port_parked(uint32_t port, bool parked) {
+  auto p = get(port);
+  if (!p || p->parked == parked) return;
+  p->parked = parked;
+  if (!parked) {
+    for (auto& s : p->socks) {
+      uint32_t key = p->xsk_base + s->queue;
+      int fd = s->fd;
+      bpf_map_update_elem(xsks_fd_, &key, &fd, BPF_ANY);
+    }
+    return;
+  }
+  // Its tuples stay in the steering map: without a socket the program drops their frames
+  // (counted as xdp_drop_no_socket) instead of handing them to the kernel.
+  for (auto& s : p->socks) {
+    uint32_t key = p->xsk_base + s->queue;
+    bpf_map_delete_elem(xsks_fd_, &key);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  for (auto& s : p->socks) give_back_rx(*s);
+  p->lent.clear();
 }
 
 int XdpBackend::on_claim(uint32_t port, const TupleKey& key) {
@@ -853,6 +919,14 @@ uint32_t XdpBackend::transmit(uint32_t port, const FrameRef* frames, uint32_t n)
 int XdpBackend::wait(uint32_t port, int timeout_ms) {
   auto p = get(port);
   if (!p) return -ENOENT;
+  // The fill ring is refilled when a port releases RX frames or reaps TX ones. When no
+  // port of a UMEM does (all idle, or a neighbour's RX ring took what the fill ring had),
+  // frames on the free list must still get there, or nobody can receive at all.
+  for (auto& s : p->socks) {
+    Umem& u = *s->umem;
+    std::lock_guard<std::mutex> g(u.mu);
+    if (!u.free.empty() && xsk_prod_nb_free(&u.fill, 1)) u.refill_locked(nullptr, 0);
+  }
   for (auto& s : p->socks)
     if (xsk_cons_nb_avail(&s->rx, 1)) return 1;
   // Frames left on the TX ring by an earlier kick that made no progress.

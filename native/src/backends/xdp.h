@@ -76,6 +76,7 @@ class XdpBackend final : public Backend {
   int attach(const LinkContext& ctx) override;
   int on_port_added(uint32_t port) override;
   void on_port_removed(uint32_t port) override;
+  void set_port_parked(uint32_t port, bool parked) override;
   int on_claim(uint32_t port, const TupleKey& key) override;
   void on_release(uint32_t port, const TupleKey& key) override;
   uint32_t receive(uint32_t port, uint32_t max, const FrameSink& sink) override;
@@ -122,6 +123,8 @@ class XdpBackend final : public Backend {
   void teardown_umems();
   std::shared_ptr<Port> get(uint32_t port) const;
   void destroy_port(Port& p);
+  void give_back_rx(Sock& s);
+  void give_back_tx(Sock& s);
   void flush_frags(uint32_t xsk_base);
   static void add_port_stats(const Port& p, XdpStats* st);
 

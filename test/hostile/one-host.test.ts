@@ -94,6 +94,7 @@ describe('hostile stacks in the same msh run as udp-echo', () => {
     expect(st.limits.cpuBudgetMs).toBe(200);
     expect(st.counters.budget_overruns).toBe(1);
     expect(st.counters.spinning_calls).toBe(1); // seen spinning, sent to background priority
+    await msh.waitFor(/\[looper\] warn: a call has been spinning on the CPU for \d+ ms: background CPU priority until it returns/, 5000);
     expect(st.counters.rx_frames).toBe(1);
     await msh.waitFor(/\[looper\] failed: cpu budget exceeded/, 5000);
     await msh.waitFor(/\[looper\] info: counters: .*budget_overruns=1/, 5000);

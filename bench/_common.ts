@@ -1,4 +1,21 @@
-// Shared benchmark helpers: medians, alternating runs, the last-line JSON convention.
+// Shared benchmark helpers: medians, alternating runs, the last-line JSON convention,
+// the C load generators.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { BUILD_DIR, REPO_ROOT } from '../host/src/paths.js';
+
+/** Compiles bench/c/NAME.c to build/bench/NAME (cc -O2) unless the binary is newer. */
+export function buildC(name: string): string {
+  const src = path.join(REPO_ROOT, 'bench', 'c', `${name}.c`);
+  const outDir = path.join(BUILD_DIR, 'bench');
+  const out = path.join(outDir, name);
+  mkdirSync(outDir, { recursive: true });
+  if (!existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs) {
+    execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-pthread', '-o', out, src], { stdio: 'inherit' });
+  }
+  return out;
+}
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

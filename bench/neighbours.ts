@@ -19,17 +19,16 @@
 // Last line: {"bench":"neighbours","alone_kpps":…,"worst_with_hostile_kpps":…,"ratio":…}.
 // Everything started is killed by PID, and the namespaces are removed, also on failure.
 
-import { ChildProcess, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { buildStack } from '../host/src/build/build.js';
 import { createPair, destroyPair, nsExec, nsSpawn, NsPair } from '../host/src/netns.js';
 import { BUILD_DIR, REPO_ROOT, STACKS_DIR } from '../host/src/paths.js';
-import { emit, median, round } from './_common.js';
+import { buildC, emit, median, round } from './_common.js';
 
 const GOOD_PORT = 7;
 const PAYLOAD = 18; // 60-byte frames on the veth (64 with a real NIC's FCS)
-const C_DIR = path.join(REPO_ROOT, 'bench', 'c');
 const OUT_DIR = path.join(BUILD_DIR, 'bench');
 const MSH = path.join(REPO_ROOT, 'bin', 'msh.js');
 const UNOWNED_PORT = 7009;
@@ -58,17 +57,6 @@ function parseArgs(args: string[]): Options {
   }
   if (o.rounds < 1) throw new Error('neighbours: at least 1 round');
   return o;
-}
-
-/** Compiles bench/c/NAME.c to build/bench/NAME (cc -O2) unless the binary is newer. */
-function buildC(name: string): string {
-  const src = path.join(C_DIR, `${name}.c`);
-  const out = path.join(OUT_DIR, name);
-  mkdirSync(OUT_DIR, { recursive: true });
-  if (!existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs) {
-    execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-pthread', '-o', out, src], { stdio: 'inherit' });
-  }
-  return out;
 }
 
 // ---- child processes: every one tracked and killed by PID on every way out ----

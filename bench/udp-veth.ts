@@ -12,17 +12,14 @@
 // result. Everything started is killed by PID, and the namespaces are removed, also when
 // a round fails or the run is interrupted.
 
-import { ChildProcess, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { createPair, destroyPair, nsExec, nsSpawn, NsPair } from '../host/src/netns.js';
-import { BUILD_DIR, REPO_ROOT, STACKS_DIR } from '../host/src/paths.js';
-import { emit, median, round } from './_common.js';
+import { REPO_ROOT, STACKS_DIR } from '../host/src/paths.js';
+import { buildC, emit, median, round } from './_common.js';
 
 const PORT = 7;
 const PAYLOAD = 18; // 14 + 20 + 8 + 18 = 60 bytes on the veth, 64 with the FCS of a real NIC
-const C_DIR = path.join(REPO_ROOT, 'bench', 'c');
-const OUT_DIR = path.join(BUILD_DIR, 'bench');
 const MSH = path.join(REPO_ROOT, 'bin', 'msh.js');
 
 interface Options {
@@ -44,17 +41,6 @@ function parseArgs(args: string[]): Options {
   }
   if (o.rounds < 3) throw new Error('udp-veth: at least 3 rounds');
   return o;
-}
-
-/** Compiles bench/c/NAME.c to build/bench/NAME (cc -O2) unless the binary is newer. */
-function buildC(name: string): string {
-  const src = path.join(C_DIR, `${name}.c`);
-  const out = path.join(OUT_DIR, name);
-  mkdirSync(OUT_DIR, { recursive: true });
-  if (!existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs) {
-    execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-pthread', '-o', out, src], { stdio: 'inherit' });
-  }
-  return out;
 }
 
 /** Every child still running: killed by PID on every way out. */

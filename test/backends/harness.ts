@@ -9,6 +9,8 @@ import { nsExec } from '../../host/src/netns.js';
 
 export const here = dirname(fileURLToPath(import.meta.url));
 export const root = resolve(here, '../..');
+// Backend tests need root (network namespaces, raw sockets, tap devices, nftables); CI runs
+// as root, so they run there and on this machine. Without root they are skipped, not failed.
 export const isRoot = process.getuid?.() === 0;
 const addonPath = process.env.MSH_NATIVE_ADDON || resolve(root, 'build/Release/msh_native.node');
 

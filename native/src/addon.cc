@@ -301,7 +301,11 @@ Value LinkCountersFn(const CallbackInfo& info) {
 
 // --- data path ---------------------------------------------------------------------------
 
-Value RxToGuest(const CallbackInfo& info) {
+// rxToGuest / txFromGuest(linkId, portId, memory, ringOffset, max?): the same arguments,
+// one Link method each. Returns frames moved, or a negative ring error (the stack's fault:
+// the worker fails it); a port that is gone throws.
+using RingCall = int (Link::*)(uint32_t, const GuestMemory&, uint32_t, uint32_t);
+Value GuestRingCall(const CallbackInfo& info, RingCall call) {
   Napi::Env env = info.Env();
   Link* l = arg_link_cached(info, 0);
   uint32_t port, off, max = UINT32_MAX;
@@ -310,24 +314,13 @@ Value RxToGuest(const CallbackInfo& info) {
       !arg_u32(info, 3, "ringOffset", &off) ||
       (!info[4].IsUndefined() && !arg_u32(info, 4, "max", &max)))
     return env.Undefined();
-  const int rc = l->rx_to_guest(port, m, off, max);
+  const int rc = (l->*call)(port, m, off, max);
   if (rc == -ENOENT) return throw_last_error(env, rc);
   return Napi::Number::New(env, rc);
 }
 
-Value TxFromGuest(const CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Link* l = arg_link_cached(info, 0);
-  uint32_t port, off, max = UINT32_MAX;
-  GuestMemory m;
-  if (!l || !arg_u32(info, 1, "portId", &port) || !arg_memory(info, 2, &m) ||
-      !arg_u32(info, 3, "ringOffset", &off) ||
-      (!info[4].IsUndefined() && !arg_u32(info, 4, "max", &max)))
-    return env.Undefined();
-  const int rc = l->tx_from_guest(port, m, off, max);
-  if (rc == -ENOENT) return throw_last_error(env, rc);
-  return Napi::Number::New(env, rc);
-}
+Value RxToGuest(const CallbackInfo& info) { return GuestRingCall(info, &Link::rx_to_guest); }
+Value TxFromGuest(const CallbackInfo& info) { return GuestRingCall(info, &Link::tx_from_guest); }
 
 Value CheckRing(const CallbackInfo& info) {
   Napi::Env env = info.Env();

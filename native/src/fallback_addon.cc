@@ -173,12 +173,14 @@ Value CreatePacketLink(const CallbackInfo& info) {
   return Napi::Number::New(env, msh::js::register_link(std::move(link)));
 }
 
-Value PacketLinkInfo(const CallbackInfo& info) {
+// packetLinkInfo / tapLinkInfo(linkId): the backend's interface, I/O error and counters.
+template <class B>
+Value LinkInfo(const CallbackInfo& info, const char* what) {
   Napi::Env env = info.Env();
   std::shared_ptr<msh::Link> link = msh::js::arg_link(info, 0);
   if (!link) return env.Undefined();
-  auto* be = dynamic_cast<msh::PacketBackend*>(&link->backend());
-  if (!be) return msh::js::throw_errno(env, EINVAL, "", "packetLinkInfo: not an AF_PACKET link");
+  auto* be = dynamic_cast<B*>(&link->backend());
+  if (!be) return msh::js::throw_errno(env, EINVAL, "", what);
   Napi::Object r = Napi::Object::New(env);
   r.Set("backend", be->name());
   r.Set("ifname", be->ifname());
@@ -187,6 +189,10 @@ Value PacketLinkInfo(const CallbackInfo& info) {
                                   : env.Null());
   r.Set("counters", counters_object(env, *be));
   return r;
+}
+
+Value PacketLinkInfo(const CallbackInfo& info) {
+  return LinkInfo<msh::PacketBackend>(info, "packetLinkInfo: not an AF_PACKET link");
 }
 
 Value CreateTapLink(const CallbackInfo& info) {
@@ -221,19 +227,7 @@ Value CreateTapLink(const CallbackInfo& info) {
 }
 
 Value TapLinkInfo(const CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  std::shared_ptr<msh::Link> link = msh::js::arg_link(info, 0);
-  if (!link) return env.Undefined();
-  auto* be = dynamic_cast<msh::TapBackend*>(&link->backend());
-  if (!be) return msh::js::throw_errno(env, EINVAL, "", "tapLinkInfo: not a TAP link");
-  Napi::Object r = Napi::Object::New(env);
-  r.Set("backend", be->name());
-  r.Set("ifname", be->ifname());
-  r.Set("ifindex", be->ifindex());
-  r.Set("ioError", be->io_error() ? Value(Napi::String::New(env, strerror(be->io_error())))
-                                  : env.Null());
-  r.Set("counters", counters_object(env, *be));
-  return r;
+  return LinkInfo<msh::TapBackend>(info, "tapLinkInfo: not a TAP link");
 }
 
 msh::js::RegisterBindings g_register([](Napi::Env env, Napi::Object exports) {

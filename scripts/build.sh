@@ -10,7 +10,11 @@ newer_than() { # newer_than OUTPUT INPUT...: true if OUTPUT is missing or older 
   [[ -n $(find "$@" -newer "$out" -type f 2>/dev/null | head -n 1) ]]
 }
 
-if newer_than build/Release/msh_native.node native/src native/bpf binding.gyp; then
+# binding.gyp lists the sources with `find` at configure time: a new or removed source
+# file needs a configure (and a build) even when no file is newer than the addon.
+sources=$(find native/src -name '*.cc' | sort)
+sources_changed() { [[ $sources != "$(cat build/.sources 2>/dev/null)" ]]; }
+if sources_changed || newer_than build/Release/msh_native.node native/src native/bpf binding.gyp; then
   echo "msh build: native addon"
   # node-gyp ships with npm; build against the headers that come with this Node
   # (no download: the machine has no network beyond the package registries).
@@ -18,10 +22,11 @@ if newer_than build/Release/msh_native.node native/src native/bpf binding.gyp; t
   nodedir=$(node -p "require('path').resolve(process.execPath, '../..')")
   # configure once, then incremental builds: `rebuild` would wipe build/ (the BPF object,
   # bench binaries and test stacks live there too) under any process using it.
-  if [[ ! -f build/Makefile || binding.gyp -nt build/Makefile ]]; then
+  if [[ ! -f build/Makefile || binding.gyp -nt build/Makefile ]] || sources_changed; then
     node "$node_gyp" configure --silent --nodedir="$nodedir"
   fi
   node "$node_gyp" build --silent --nodedir="$nodedir" -j 2
+  printf '%s\n' "$sources" > build/.sources
 fi
 if newer_than build/bpf/msh_steer.bpf.o native/bpf; then
   echo "msh build: XDP program"

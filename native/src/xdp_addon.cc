@@ -1,7 +1,7 @@
 // JS bindings of the AF_XDP backend (registered through msh::js::RegisterBindings, so
 // addon.cc needs no edit):
 //
-//   createXdpLink({ ifname, mac?, mtu?, mode?, bpfObject?, framesPerQueue? }) -> linkId
+//   createXdpLink({ ifname, mac?, mtu?, mode?, bpfObject?, framesPerQueue?, gso? }) -> linkId
 //     ifname          interface in the calling process's network namespace
 //     mac             Uint8Array(6); default: the interface's MAC
 //     mtu             IP MTU; default: the interface's MTU
@@ -9,12 +9,13 @@
 //     bpfObject       path of msh_steer.bpf.o; default: ../bpf/msh_steer.bpf.o next to
 //                     the addon's directory (build/Release -> build/bpf)
 //     framesPerQueue  UMEM frames (4 KiB) per RX queue, default 16384
+//     gso             send runs of segments as GSO packets (native/src/gso.h), default true
 //   Throws an Error with code/errno/syscall: ENODEV (no such interface), EPERM (not
 //   root), EEXIST/EBUSY (another XDP program attached), ... with a message that says
 //   which step and which XDP mode failed.
 //
 //   xdpLinkInfo(linkId) -> { backend: 'af_xdp', ifname, ifindex, mode: 'native'|'generic',
-//     bind: 'copy'|'zerocopy'|'none', queues, bpfObject, progId, xsksMapId, tuplesMapId,
+//     bind: 'copy'|'zerocopy'|'none', queues, gso, bpfObject, progId, xsksMapId, tuplesMapId,
 //     sockets: [{ port, queue, xskSlot }], counters: { ... } }
 //   The link is destroyed with the common destroyLink(linkId).
 #include <dlfcn.h>
@@ -106,6 +107,11 @@ Napi::Value CreateXdpLink(const Napi::CallbackInfo& info) {
     opts.frames_per_queue = fq.As<Napi::Number>().Uint32Value();
   else if (!fq.IsUndefined())
     return msh::js::throw_type(env, "createXdpLink: framesPerQueue must be a number");
+  Napi::Value gso = o.Get("gso");
+  if (gso.IsBoolean())
+    opts.gso = gso.As<Napi::Boolean>().Value();
+  else if (!gso.IsUndefined())
+    return msh::js::throw_type(env, "createXdpLink: gso must be a boolean");
 
   uint8_t mac[6] = {0};
   uint32_t mtu = 0;
@@ -155,6 +161,7 @@ Napi::Value XdpLinkInfo(const Napi::CallbackInfo& info) {
   r.Set("mode", be->mode());
   r.Set("bind", be->bind_mode());
   r.Set("queues", be->queues());
+  r.Set("gso", be->gso());
   r.Set("progId", be->prog_id());
   r.Set("xsksMapId", be->xsks_map_id());
   r.Set("tuplesMapId", be->tuples_map_id());

@@ -32,6 +32,8 @@
 
 #include "../../bpf/msh_steer.h"
 #include "errors.h"
+#include "gso.h"
+#include "guest_ring.h"
 
 namespace msh {
 
@@ -248,8 +250,11 @@ struct XdpBackend::Port {
   };
   std::vector<Lent> lent;
   bool parked = false;  // main thread (set_port_parked)
+  // Sends runs of segments as GSO packets (gso.h); null when GSO is off or the socket
+  // could not be made, or after the kernel refused a GSO packet (gso_error then).
+  std::unique_ptr<GsoSocket> gso;
   std::atomic<uint64_t> rx{0}, tx{0}, tx_no_frame{0}, tx_too_long{0}, kick_err{0},
-      tx_over_share{0};
+      tx_over_share{0}, gso_packets{0}, gso_frames{0}, gso_fallback{0}, gso_error{0};
 };
 
 std::unique_ptr<XdpBackend> XdpBackend::create(const XdpOptions& opts) {
@@ -281,6 +286,7 @@ std::unique_ptr<XdpBackend> XdpBackend::create(const XdpOptions& opts) {
   }
   b->nqueues_ = count_rx_queues(opts.ifname);
   b->frames_per_queue_ = opts.frames_per_queue;
+  b->gso_ = opts.gso;
   b->max_ports_ = opts.max_ports;
   b->slot_used_.assign(opts.max_ports, false);
 
@@ -546,6 +552,11 @@ int XdpBackend::on_port_added(uint32_t port) {
     return err;
   }
   p->zero_copy = zero_copy_ == 1;
+  if (gso_) {
+    const int fd = GsoSocket::open_fd();
+    if (fd >= 0) p->gso = std::make_unique<GsoSocket>(fd, ifindex_);
+    // else: frame by frame over AF_XDP, as without GSO.
+  }
   // Spread the ports' transmissions over the queues.
   p->txs = p->socks[slot % nqueues_].get();
   p->txs->umem->add_tx_port();
@@ -608,6 +619,7 @@ void XdpBackend::destroy_port(Port& p) {
   p.lent.clear();
   p.socks.clear();
   p.txs = nullptr;
+  p.gso.reset();
   if (p.evfd >= 0) close(p.evfd);
   p.evfd = -1;
 }
@@ -658,6 +670,9 @@ void XdpBackend::on_port_removed(uint32_t port) {
   gone_tx_too_long_ += p->tx_too_long;
   gone_kick_err_ += p->kick_err;
   gone_tx_over_share_ += p->tx_over_share;
+  gone_gso_packets_ += p->gso_packets;
+  gone_gso_frames_ += p->gso_frames;
+  gone_gso_fallback_ += p->gso_fallback;
   if (p->txs) p->txs->umem->remove_tx_port(p->slot);
   destroy_port(*p);
   slot_used_[p->slot] = false;
@@ -837,6 +852,49 @@ void kick_tx(XdpBackend::Sock& s, bool zero_copy, std::atomic<uint64_t>& kick_er
 uint32_t XdpBackend::transmit(uint32_t port, const FrameRef* frames, uint32_t n) {
   auto p = get(port);
   if (!p || !p->txs || n == 0) return 0;
+  if (!p->gso || n < 2) return transmit_xsk(*p, frames, n);
+  uint32_t sent = 0;
+  TxGroup groups[kBatch];
+  for (uint32_t at = 0; at < n; at += kBatch) {
+    const uint32_t m = std::min(n - at, kBatch);
+    const uint32_t ng = plan_tx_runs(frames + at, m, groups);
+    for (uint32_t g = 0; g < ng;) {
+      const TxGroup& grp = groups[g];
+      if (!grp.gso || !p->gso) {  // single frames, in order
+        sent += transmit_xsk(*p, frames + at + grp.first, grp.count);
+        g++;
+        continue;
+      }
+      uint32_t e = g + 1;  // the GSO groups up to the next single frames: one sendmmsg
+      while (e < ng && groups[e].gso) e++;
+      int err = 0;
+      const uint32_t ok = p->gso->send(frames + at, groups + g, e - g, &err);
+      uint32_t segs = 0;
+      for (uint32_t k = g; k < g + ok; k++) segs += groups[k].count;
+      sent += segs;
+      p->gso_packets.fetch_add(ok, std::memory_order_relaxed);
+      p->gso_frames.fetch_add(segs, std::memory_order_relaxed);
+      p->tx.fetch_add(segs, std::memory_order_relaxed);
+      if (ok < e - g) {
+        // Send buffer full (EAGAIN/ENOBUFS): the rest go frame by frame. Anything else
+        // means this kernel or device will not take our GSO packets: stop trying.
+        if (err != EAGAIN && err != ENOBUFS && err != EINTR) {
+          p->gso_error.store(uint64_t(err), std::memory_order_relaxed);
+          p->gso.reset();
+        }
+        for (uint32_t k = g + ok; k < e; k++) {
+          sent += transmit_xsk(*p, frames + at + groups[k].first, groups[k].count);
+          p->gso_fallback.fetch_add(groups[k].count, std::memory_order_relaxed);
+        }
+      }
+      g = e;
+    }
+  }
+  return sent;
+}
+
+uint32_t XdpBackend::transmit_xsk(Port& port, const FrameRef* frames, uint32_t n) {
+  Port* p = &port;
   Sock& s = *p->txs;
   Umem& u = *s.umem;
   auto reap = [&u] {
@@ -961,6 +1019,10 @@ void XdpBackend::add_port_stats(const Port& p, XdpStats* st) {
   st->tx_too_long += p.tx_too_long;
   st->tx_kick_errors += p.kick_err;
   st->tx_over_share += p.tx_over_share;
+  st->gso_packets += p.gso_packets;
+  st->gso_frames += p.gso_frames;
+  st->gso_fallback += p.gso_fallback;
+  if (p.gso_error) st->gso_error = p.gso_error;
   for (auto& s : p.socks) {
     xdp_statistics xs{};
     socklen_t len = sizeof xs;
@@ -999,6 +1061,9 @@ XdpStats XdpBackend::stats() const {
   st.tx_too_long = gone_tx_too_long_;
   st.tx_kick_errors = gone_kick_err_;
   st.tx_over_share = gone_tx_over_share_;
+  st.gso_packets = gone_gso_packets_;
+  st.gso_frames = gone_gso_frames_;
+  st.gso_fallback = gone_gso_fallback_;
   std::vector<std::shared_ptr<Port>> ports;
   {
     std::lock_guard<std::mutex> g(ports_mu_);
@@ -1030,7 +1095,11 @@ size_t XdpBackend::extra_counters(uint32_t port, const char** names, uint64_t* v
                      {"xsk_tx_invalid", st.xsk_tx_invalid},
                      {"xsk_tx_no_frame", st.tx_no_frame},
                      {"xsk_tx_kick_errors", st.tx_kick_errors},
-                     {"xsk_tx_over_share", st.tx_over_share}});
+                     {"xsk_tx_over_share", st.tx_over_share},
+                     {"gso_packets", st.gso_packets},
+                     {"gso_frames", st.gso_frames},
+                     {"gso_fallback", st.gso_fallback},
+                     {"gso_error", st.gso_error}});
   size_t n = std::min(max, v.size());
   for (size_t i = 0; i < n; i++) names[i] = v[i].first, values[i] = v[i].second;
   return n;

@@ -43,6 +43,9 @@ struct XdpOptions {
   uint32_t max_ports = 1024;
   // Entries of the tuple map.
   uint32_t max_tuples = 65536;
+  // Send runs of TCP segments / equal UDP datagrams as GSO packets through a packet
+  // socket (gso.h) instead of frame by frame.
+  bool gso = true;
 };
 
 // Counters of the whole interface, summed over CPUs and sockets.
@@ -59,6 +62,10 @@ struct XdpStats {
   // Frames refused because their port had its share of the completion ring in flight
   // (fair sharing between the ports of one UMEM, see Umem::tx_share in xdp.cc).
   uint64_t tx_over_share = 0;
+  // GSO (gso.h): packets sent, the frames they carried, frames sent one by one because
+  // the packet socket's buffer was full, and the errno of a GSO packet the kernel
+  // refused (GSO is then off for that port).
+  uint64_t gso_packets = 0, gso_frames = 0, gso_fallback = 0, gso_error = 0;
 };
 
 // The largest frame (Ethernet header included) a UMEM frame can receive in copy mode:
@@ -96,6 +103,8 @@ class XdpBackend final : public Backend {
   // "native" or "generic": the XDP mode the program is attached in.
   const char* mode() const { return native_ ? "native" : "generic"; }
   uint32_t queues() const { return nqueues_; }
+  // Whether runs are sent as GSO packets (XdpOptions::gso).
+  bool gso() const { return gso_; }
   int ifindex() const { return ifindex_; }
   const std::string& ifname() const { return ifname_; }
   // "zerocopy", "copy", or "none" before the first socket exists.
@@ -126,6 +135,7 @@ class XdpBackend final : public Backend {
   void give_back_rx(Sock& s);
   void give_back_tx(Sock& s);
   void flush_frags(uint32_t xsk_base);
+  uint32_t transmit_xsk(Port& p, const FrameRef* frames, uint32_t n);
   static void add_port_stats(const Port& p, XdpStats* st);
 
   std::string ifname_;
@@ -134,6 +144,7 @@ class XdpBackend final : public Backend {
   uint32_t frames_per_queue_ = 0;
   uint32_t max_ports_ = 0;
   bool native_ = false;
+  bool gso_ = true;
   bpf_object* obj_ = nullptr;
   int prog_fd_ = -1;
   int link_fd_ = -1;
@@ -153,7 +164,8 @@ class XdpBackend final : public Backend {
 
   // Counters of ports already removed, folded into stats().
   std::atomic<uint64_t> gone_rx_{0}, gone_tx_{0}, gone_tx_no_frame_{0}, gone_tx_too_long_{0},
-      gone_kick_err_{0}, gone_tx_over_share_{0};
+      gone_kick_err_{0}, gone_tx_over_share_{0}, gone_gso_packets_{0}, gone_gso_frames_{0},
+      gone_gso_fallback_{0};
 };
 
 }  // namespace msh

@@ -65,6 +65,9 @@ Seg describe(const FrameRef& f) {
     s.seq = load_be32(d + pf.l4_off + 4);
     s.kind = pf.ip_version == 4 ? Kind::Tcp4 : Kind::Tcp6;
   } else {
+    // The UDP length must end where the IP datagram ends (it may legally end earlier;
+    // such a datagram is sent as it is).
+    if (load_be16(d + pf.l4_off + 4) != pf.l3_end - pf.l4_off) return s;
     l4_hdr = 8;
     s.kind = pf.ip_version == 4 ? Kind::Udp4 : Kind::Udp6;
   }

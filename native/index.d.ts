@@ -143,6 +143,8 @@ export interface XdpLinkOptions {
   mode?: 'auto' | 'native' | 'generic';
   bpfObject?: string;
   framesPerQueue?: number;
+  /** Send runs of TCP segments / equal UDP datagrams as GSO packets (gso.h). Default true. */
+  gso?: boolean;
 }
 
 export interface PacketLinkOptions {

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { createPair, destroyPair, nsExec, type NsPair } from '../../host/src/netns.js';
 import { stackComponent, stackPath } from '../helpers/stacks.js';
 import { expectedBody, parseWrk, sha } from '../helpers/http.js';
-import { MshProcess, tryNs } from '../run/msh-process.js';
+import { MSH, MshProcess, tryNs } from '../run/msh-process.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -45,14 +45,25 @@ describe.skipIf(!isRoot)('http-server under msh run: curl and wrk against it', (
     rmSync(dir, { recursive: true, force: true });
   });
 
+  const gsoCounters = (): Record<string, number> => {
+    const all = JSON.parse(nsExec(p.nsA, process.execPath, [MSH, 'status', '--iface', p.ifA, '--json'], { timeoutMs: 15_000 }));
+    return (all as { name: string; counters: Record<string, number> }[]).find((s) => s.name === 'http-server')!.counters;
+  };
+
   it('1 KB, 64 KB and 10 MB bodies arrive intact on fresh connections, IPv4 and IPv6', () => {
-    for (const [, host] of hosts()) {
+    for (const [family, host] of hosts()) {
+      const before = gsoCounters();
       for (const k of ['1k', '64k', '10m']) {
         const out = nsExec(p.nsB, 'curl', ['-sS', '--max-time', '20', '-w', '%{http_code} %{num_connects} %{size_download}',
           '-o', `${dir}/fresh-${k}`, `http://${host}/${k}`], { timeoutMs: 30_000 });
         expect(out, `${host}/${k}`).toBe(`200 1 ${SIZES[k]}`);
         expect(sha(readFileSync(`${dir}/fresh-${k}`)), `${host}/${k}`).toBe(sha(expectedBody(SIZES[k])));
       }
+      // The flights left as GSO packets (native/src/gso.h), several segments each.
+      const after = gsoCounters();
+      const packets = after.gso_packets - before.gso_packets, frames = after.gso_frames - before.gso_frames;
+      expect(packets, `${family} GSO packets`).toBeGreaterThan(10);
+      expect(frames, `${family} segments in GSO packets`).toBeGreaterThan(2 * packets);
     }
   });
 

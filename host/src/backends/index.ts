@@ -63,7 +63,13 @@ export function openSwitchLink(info: LinkInfo, nextHop?: Uint8Array): OpenLink {
   };
 }
 
-export async function openInterfaceLink(ifname: string, backend: BackendName): Promise<OpenLink> {
+/** Options of an interface link (global `msh run` options). */
+export interface LinkOptions {
+  /** AF_XDP: send runs of segments as GSO packets (native/src/gso.h). Default true. */
+  gso?: boolean;
+}
+
+export async function openInterfaceLink(ifname: string, backend: BackendName, options: LinkOptions = {}): Promise<OpenLink> {
   const info = readLinkInfo(ifname);
   // Whatever backend runs now, nft tables a crashed msh left behind (any backend) would
   // keep blocking their tuples: remove those whose owner process is gone.
@@ -73,7 +79,7 @@ export async function openInterfaceLink(ifname: string, backend: BackendName): P
   const failures: string[] = [];
   for (const b of order) {
     try {
-      const link = await openBackend(b, info);
+      const link = await openBackend(b, info, options);
       if (backend === 'auto' && failures.length) link.description += ` (auto: ${failures.join('; ')})`;
       else if (backend === 'auto') link.description += ' (auto: the best backend that works here)';
       return link;
@@ -85,7 +91,7 @@ export async function openInterfaceLink(ifname: string, backend: BackendName): P
   throw new MshError(`no backend works on ${ifname}:\n  ${failures.join('\n  ')}`);
 }
 
-async function openBackend(b: BackendName, info: LinkInfo): Promise<OpenLink> {
+async function openBackend(b: BackendName, info: LinkInfo, options: LinkOptions): Promise<OpenLink> {
   const native = loadNative();
   const reservations = new Reservations();
   const common = {
@@ -94,11 +100,12 @@ async function openBackend(b: BackendName, info: LinkInfo): Promise<OpenLink> {
   };
   switch (b) {
     case 'xdp': {
-      const linkId = wrapNative(() => native.createXdpLink({ ifname: info.name, mac: info.mac }), 'xdp', info.name);
+      const gso = options.gso ?? true;
+      const linkId = wrapNative(() => native.createXdpLink({ ifname: info.name, mac: info.mac, gso }), 'xdp', info.name);
       const mode = native.xdpLinkInfo(linkId).mode;
       return {
         binding: { linkId, info, backend: 'xdp', ...common },
-        description: `AF_XDP on ${info.name}${mode ? ` (${mode} mode)` : ''}`,
+        description: `AF_XDP on ${info.name} (${mode} mode, GSO ${gso ? 'on' : 'off'})`,
         close: () => { reservations.releaseAll(); native.destroyLink(linkId); },
       };
     }

@@ -23,6 +23,8 @@ export interface RunStackArgs {
 export interface RunArgs {
   iface?: string;
   backend: BackendName;
+  /** Send runs of segments as GSO packets (AF_XDP; native/src/gso.h). Default on. */
+  gso?: boolean;
   stacks: RunStackArgs[];
 }
 
@@ -54,6 +56,12 @@ export function parseRunArgs(argv: string[]): RunArgs {
         const b = value();
         if (!(BACKENDS as string[]).includes(b)) throw new UsageError(`--backend ${b}: expected one of ${BACKENDS.join(', ')}`);
         out.backend = b as BackendName;
+        break;
+      }
+      case '--gso': {
+        const v = value();
+        if (v !== 'on' && v !== 'off') throw new UsageError(`--gso ${v}: expected on or off`);
+        out.gso = v === 'on';
         break;
       }
       case '--tuple': need(flag).tuples.push(parseTuple(value())); break;

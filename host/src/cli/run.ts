@@ -7,7 +7,7 @@ import { readFileSync, unlinkSync } from 'node:fs';
 import { MshError } from '../errors.js';
 import { parseRunArgs, RunStackArgs } from './run-args.js';
 import { defaultInterface, missingPrivileges, readLinkInfo } from '../backends/system.js';
-import { openInterfaceLink, OpenLink } from '../backends/index.js';
+import { LinkOptions, openInterfaceLink, OpenLink } from '../backends/index.js';
 import { DEFAULTS, StackEvent, StackHost, StackSpec } from '../runtime/stack-host.js';
 import { V8Engine } from '../engine/v8.js';
 import { StackLoadError } from '../engine/engine.js';
@@ -65,20 +65,25 @@ export async function cmdRun(argv: string[]): Promise<number> {
   }
   const sockPath = controlSocketPath(iface);
   const existing = await connectControl(sockPath);
-  if (existing) return runAsClient(existing, args.stacks, iface);
-  return runAsHost(iface, args.backend, args.stacks, sockPath);
+  if (existing) {
+    if (args.backend !== 'auto' || args.gso !== undefined)
+      log(`msh: joining the host that already drives ${iface}: its --backend and --gso stay as they are`);
+    return runAsClient(existing, args.stacks, iface);
+  }
+  return runAsHost(iface, args.backend, args.stacks, sockPath, { gso: args.gso });
 }
 
 /** Hidden `msh host`: a host with no stacks of its own, for scripts. */
 export async function cmdHost(argv: string[]): Promise<number> {
   checkPrivileges();
-  let iface: string | undefined, backend: any = 'auto';
+  let iface: string | undefined, backend: any = 'auto', gso: boolean | undefined;
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--iface') iface = argv[++i];
     else if (argv[i] === '--backend') backend = argv[++i];
+    else if (argv[i] === '--gso') gso = argv[++i] !== 'off';
   }
   iface ??= defaultInterface();
-  return runAsHost(iface, backend, [], controlSocketPath(iface));
+  return runAsHost(iface, backend, [], controlSocketPath(iface), { gso });
 }
 
 async function runAsClient(sock: net.Socket, stacks: RunStackArgs[], iface: string): Promise<number> {
@@ -135,8 +140,9 @@ async function runAsClient(sock: net.Socket, stacks: RunStackArgs[], iface: stri
   return done;
 }
 
-async function runAsHost(iface: string, backend: any, stacks: RunStackArgs[], sockPath: string): Promise<number> {
-  const link: OpenLink = await openInterfaceLink(iface, backend);
+async function runAsHost(iface: string, backend: any, stacks: RunStackArgs[], sockPath: string,
+  linkOptions: LinkOptions = {}): Promise<number> {
+  const link: OpenLink = await openInterfaceLink(iface, backend, linkOptions);
   log(`msh host on ${iface}: ${link.description}`);
   const host = new StackHost(link.binding);
   const owners = new Map<string, LineChannel | null>(); // stack -> client (null: this process)

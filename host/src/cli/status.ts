@@ -10,7 +10,7 @@ import { formatCounters, type StackStatus } from '../runtime/stack-host.js';
 /** The link as a whole, as the control socket's 'link' request returns it. */
 export interface LinkStatus {
   iface: string;
-  /** The backend and its mode, e.g. "AF_XDP on veth0 (native mode)". */
+  /** The backend and its mode, e.g. "AF_XDP on veth0 (native mode, GSO on)". */
   backend: string;
   /** Frames nobody owns (to the kernel), parser rejects, backend extras (XDP program counters). */
   counters: Record<string, number>;

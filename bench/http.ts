@@ -1,5 +1,5 @@
 // npm run bench -- http [--rounds N] [--seconds S] [--warmup S] [--threads T] [--conns C]
-//                      [--backend B] [--sizes 1k,32k]
+//                      [--backend B] [--sizes 1k,32k] [--gso both|on|off]
 // msh's TCP against the kernel's, serving HTTP over a veth pair. wrk in namespace B opens a
 // new connection per request (`wrk -t2 -c64 -H 'Connection: close'`) to 10.78.0.1:80 in namespace A,
 // where either
@@ -8,6 +8,9 @@
 //   (b) Debian's nginx (/usr/sbin/nginx, one worker, access log off, sendfile) serves
 //       static files 1k and 32k with the same bytes, from its own temporary prefix
 //       directory, listening on the same address and port.
+// With --gso both (the default) msh runs twice per round: as it ships (GSO on: a flight of
+// segments leaves as one TCP GSO packet, native/src/gso.h) and with --gso off (every
+// segment its own AF_XDP frame); the headline is msh as it ships, the other is printed too.
 // Rounds alternate msh, nginx, msh, nginx, ...; each round builds a fresh namespace pair
 // (same names and addresses; a kernel server leaves TIME-WAIT sockets on port 80 for 60 s,
 // which would keep msh from reserving the port), starts its server, checks one response
@@ -36,18 +39,20 @@ const NGINX = '/usr/sbin/nginx';
 
 interface Options {
   rounds: number; seconds: number; warmup: number; threads: number; conns: number; backend: string; sizes: string;
+  gso: string;
 }
 
 interface Sample { wrk: WrkResult; cpuUsPerReq: number; cpuBusyShare: number }
 
 function parseArgs(args: string[]): Options {
-  const o: Options = { rounds: 5, seconds: 5, warmup: 1, threads: 2, conns: 64, backend: 'auto', sizes: '1k,32k' };
+  const o: Options = { rounds: 5, seconds: 5, warmup: 1, threads: 2, conns: 64, backend: 'auto', sizes: '1k,32k', gso: 'both' };
   for (let i = 0; i < args.length; i++) {
     const key = args[i].replace(/^--/, '');
     const v = args[++i];
     if (!(key in o) || v === undefined) throw new Error(`http: unknown option or missing value: ${args[i - 1]}`);
-    (o as any)[key] = key === 'backend' || key === 'sizes' ? v : Number(v);
+    (o as any)[key] = key === 'backend' || key === 'sizes' || key === 'gso' ? v : Number(v);
   }
+  if (!['both', 'on', 'off'].includes(o.gso)) throw new Error(`http: --gso ${o.gso}: expected both, on or off`);
   if (o.rounds < 1) throw new Error('http: at least 1 round');
   return o;
 }
@@ -91,9 +96,9 @@ async function measure(p: NsPair, o: Options, sizes: string[]): Promise<Sample[]
   return out;
 }
 
-async function roundMsh(p: NsPair, o: Options, sizes: string[]): Promise<{ samples: Sample[]; log: string }> {
+async function roundMsh(p: NsPair, o: Options, sizes: string[], gso: 'on' | 'off'): Promise<{ samples: Sample[]; log: string }> {
   const routes = sizes.flatMap((s) => ['--config', `route=/${s}:${s}`]);
-  const t = children.track(nsSpawn(p.nsA, process.execPath, [MSH, 'run', '--iface', p.ifA, '--backend', o.backend,
+  const t = children.track(nsSpawn(p.nsA, process.execPath, [MSH, 'run', '--iface', p.ifA, '--backend', o.backend, '--gso', gso,
     path.join(STACKS_DIR, 'http-server.wasm'), '--tuple', `tcp:${PORT}`, ...routes]), 'msh');
   try {
     await waitFor(t, /\[http-server\] running/, 30_000, 'msh run');
@@ -200,7 +205,10 @@ export async function main(args: string[]): Promise<number> {
     }
   };
   const msh: Sample[][] = [];
+  const mshNoGso: Sample[][] = [];
   const nginx: Sample[][] = [];
+  const arms: Array<['on' | 'off', Sample[][], string]> = o.gso === 'both'
+    ? [['on', msh, 'msh   '], ['off', mshNoGso, 'msh -G']] : [[o.gso as 'on' | 'off', msh, 'msh   ']];
   try {
     chmodSync(dir, 0o755);
     mkdirSync(path.join(dir, 'www'));
@@ -208,13 +216,16 @@ export async function main(args: string[]): Promise<number> {
     for (const s of sizes) writeFileSync(path.join(dir, 'www', s), httpBody(sizeBytes(s)));
     console.log(`http: wrk -t${o.threads} -c${o.conns} -H 'Connection: close' in namespace B -> 10.${NET}.0.1:${PORT} (/${sizes.join(', /')}), ` +
       `${o.rounds} alternating rounds, warm-up ${o.warmup}s + ${o.seconds}s per size`);
+    if (o.gso === 'both') console.log('  (msh: as it ships, GSO on; msh -G: --gso off, every segment its own AF_XDP frame)');
     for (let i = 1; i <= o.rounds; i++) {
-      const a = await withPair((q) => roundMsh(q, o, sizes));
-      msh.push(a.samples);
-      if (i === 1) console.log(`  ${(a.log.match(/msh host on [^\n]*/) ?? [''])[0].trim()}`);
-      sizes.forEach((s, k) => console.log(`  round ${i} msh    ${s.padEnd(4)} ${describe(a.samples[k])}`));
-      const tcpLine = a.log.match(/http-server: requests=[^\n]*/);
-      if (i === 1 && tcpLine) console.log(`    ${tcpLine[0]}`);
+      for (const [gso, results, label] of arms) {
+        const a = await withPair((q) => roundMsh(q, o, sizes, gso));
+        results.push(a.samples);
+        if (i === 1) console.log(`  ${(a.log.match(/msh host on [^\n]*/) ?? [''])[0].trim()}`);
+        sizes.forEach((s, k) => console.log(`  round ${i} ${label} ${s.padEnd(4)} ${describe(a.samples[k])}`));
+        const tcpLine = a.log.match(/http-server: requests=[^\n]*/);
+        if (i === 1 && tcpLine) console.log(`    ${tcpLine[0]}`);
+      }
       const b = await withPair((q) => {
         writeFileSync(path.join(dir, 'nginx.conf'), nginxConf(dir, q));
         return roundNginx(q, o, sizes, dir);
@@ -239,6 +250,11 @@ export async function main(args: string[]): Promise<number> {
     console.log(`  ${s}: msh median ${mr.toFixed(0)} req/s, ${mc.toFixed(1)} us CPU/req; nginx median ${nr.toFixed(0)} req/s, ${nc.toFixed(1)} us CPU/req; ` +
       `ratio ${(mr / nr).toFixed(2)} (target >= 1.18), CPU/req ratio ${(mc / nc).toFixed(2)} (target <= 1); ` +
       `per-round ratios ${paired.map((x) => x.toFixed(2)).join(' ')} (median ${median(paired).toFixed(2)})`);
+    if (mshNoGso.length) {
+      const gr = median(mshNoGso.map((r) => r[k].wrk.rps));
+      const gc = median(mshNoGso.map((r) => r[k].cpuUsPerReq));
+      console.log(`  ${s}: msh --gso off median ${gr.toFixed(0)} req/s, ${gc.toFixed(1)} us CPU/req; ratio ${(gr / nr).toFixed(2)}, CPU/req ratio ${(gc / nc).toFixed(2)}`);
+    }
     Object.assign(result, {
       [`msh_rps_${s}`]: round(mr, 0), [`nginx_rps_${s}`]: round(nr, 0), [`ratio_${s}`]: round(mr / nr, 3),
       [`msh_cpu_us_per_req_${s}`]: round(mc, 1), [`nginx_cpu_us_per_req_${s}`]: round(nc, 1),

@@ -1,11 +1,14 @@
 // npm run bench -- udp-veth [--rounds N] [--warmup S] [--window S] [--rate PPS] [--batch N]
-//                          [--backend B]
+//                          [--backend B] [--gso both|on|off]
 // 64-byte UDP echo over a veth pair, end to end through real sockets. A C sender in the
 // peer namespace (bench/c/udp_blast.c: sendmmsg on one thread, recvmmsg counting verified
 // echoes on another) offers load to 10.77.0.1:7 in namespace A, where either
 //   (a) msh runs stacks/udp-echo.wasm on the veth (`msh run`, AF_XDP by default), or
 //   (b) the kernel answers: bench/c/udp_echo_kernel.c, recvmmsg/sendmmsg with batch 256,
 //       bound to the same address and port.
+// With --gso both (the default) msh runs twice per round, as it ships (GSO on: runs of
+// echoes leave as UDP GSO packets, native/src/gso.h) and with --gso off (every echo its
+// own AF_XDP frame); the headline ratio is msh as it ships, the other is printed too.
 // Rounds alternate a, b, a, b, ... in one run with the same sender; each round starts its
 // echo server fresh, warms up, then measures echoed packets per second over a window.
 // Reported: per-round samples, the offered rate, medians; the last line is the JSON
@@ -24,6 +27,7 @@ const MSH = path.join(REPO_ROOT, 'bin', 'msh.js');
 
 interface Options {
   rounds: number; warmup: number; window: number; rate: number; batch: number; backend: string;
+  gso: string;
 }
 
 interface BlastResult {
@@ -32,13 +36,14 @@ interface BlastResult {
 }
 
 function parseArgs(args: string[]): Options {
-  const o: Options = { rounds: 5, warmup: 1, window: 3, rate: 0, batch: 64, backend: 'auto' };
+  const o: Options = { rounds: 5, warmup: 1, window: 3, rate: 0, batch: 64, backend: 'auto', gso: 'both' };
   for (let i = 0; i < args.length; i++) {
     const key = args[i].replace(/^--/, '');
     const v = args[++i];
     if (!(key in o) || v === undefined) throw new Error(`udp-veth: unknown option or missing value: ${args[i - 1]}`);
-    (o as any)[key] = key === 'backend' ? v : Number(v);
+    (o as any)[key] = key === 'backend' || key === 'gso' ? v : Number(v);
   }
+  if (!['both', 'on', 'off'].includes(o.gso)) throw new Error(`udp-veth: --gso ${o.gso}: expected both, on or off`);
   if (o.rounds < 3) throw new Error('udp-veth: at least 3 rounds');
   return o;
 }
@@ -94,8 +99,8 @@ async function blast(p: NsPair, bin: string, o: Options): Promise<BlastResult> {
 }
 
 /** One round against msh: start `msh run` in namespace A, blast, stop it. */
-async function roundMsh(p: NsPair, blastBin: string, o: Options): Promise<{ r: BlastResult; note: string }> {
-  const t = track(nsSpawn(p.nsA, process.execPath, [MSH, 'run', '--iface', p.ifA, '--backend', o.backend,
+async function roundMsh(p: NsPair, blastBin: string, o: Options, gso: 'on' | 'off'): Promise<{ r: BlastResult; note: string }> {
+  const t = track(nsSpawn(p.nsA, process.execPath, [MSH, 'run', '--iface', p.ifA, '--backend', o.backend, '--gso', gso,
     path.join(STACKS_DIR, 'udp-echo.wasm'), '--tuple', `udp:${PORT}`]), 'msh');
   try {
     await waitFor(t, /\[udp-echo\] running/, 20_000, 'msh run');
@@ -137,18 +142,24 @@ export async function main(args: string[]): Promise<number> {
   for (const s of signals) process.on(s, killAll);
   const p = createPair('mshbv', 77);
   const msh: BlastResult[] = [];
+  const mshNoGso: BlastResult[] = [];
   const kernel: BlastResult[] = [];
+  const arms: Array<['on' | 'off', BlastResult[], string]> = o.gso === 'both'
+    ? [['on', msh, 'msh    '], ['off', mshNoGso, 'msh -G ']] : [[o.gso as 'on' | 'off', msh, 'msh    ']];
   try {
     // The veth carries traffic before any round starts (neighbours are static).
     nsExec(p.nsB, 'ping', ['-c', '1', '-W', '2', p.ipA]);
     const offered = o.rate > 0 ? `${(o.rate / 1e3).toFixed(0)} kpps (paced)` : 'flat out';
     console.log(`udp-veth: 64-byte UDP echo over veth, sender in ${p.nsB} (sendmmsg batch ${o.batch}, offered ${offered}), ` +
       `${o.rounds} alternating rounds, warm-up ${o.warmup}s + window ${o.window}s each`);
+    if (o.gso === 'both') console.log('  (msh: as it ships, GSO on; msh -G: --gso off, every echo its own AF_XDP frame)');
     for (let i = 1; i <= o.rounds; i++) {
-      const a = await roundMsh(p, blastBin, o);
-      msh.push(a.r);
-      if (i === 1 && a.note) console.log(`  ${a.note.trim()}`);
-      console.log(`  round ${i} msh    ${describe(a.r)}`);
+      for (const [gso, results, label] of arms) {
+        const a = await roundMsh(p, blastBin, o, gso);
+        results.push(a.r);
+        if (i === 1 && a.note) console.log(`  ${a.note.trim()}`);
+        console.log(`  round ${i} ${label}${describe(a.r)}`);
+      }
       const b = await roundKernel(p, echoBin, blastBin, o);
       kernel.push(b.r);
       console.log(`  round ${i} kernel ${describe(b.r)}`);
@@ -162,9 +173,14 @@ export async function main(args: string[]): Promise<number> {
   }
   const mshK = median(msh.map((r) => r.echo_pps)) / 1e3;
   const kerK = median(kernel.map((r) => r.echo_pps)) / 1e3;
-  const sentK = median([...msh, ...kernel].map((r) => r.sent_pps)) / 1e3;
+  const sentK = median([...msh, ...mshNoGso, ...kernel].map((r) => r.sent_pps)) / 1e3;
   console.log(`  offered: ${o.rate > 0 ? `${(o.rate / 1e3).toFixed(0)} kpps paced` : 'flat out'}; sender achieved ${sentK.toFixed(1)} kpps (median over all rounds)`);
-  console.log(`  msh (Wasm udp-echo, ${o.backend === 'auto' ? 'AF_XDP' : o.backend}) median ${mshK.toFixed(1)} kpps   samples ${msh.map((r) => (r.echo_pps / 1e3).toFixed(1)).join(' ')}`);
+  const samples = (rs: BlastResult[]) => rs.map((r) => (r.echo_pps / 1e3).toFixed(1)).join(' ');
+  console.log(`  msh (Wasm udp-echo, ${o.backend === 'auto' ? 'AF_XDP' : o.backend}, GSO ${arms[0][0]}) median ${mshK.toFixed(1)} kpps   samples ${samples(msh)}`);
+  if (mshNoGso.length) {
+    const k = median(mshNoGso.map((r) => r.echo_pps)) / 1e3;
+    console.log(`  msh --gso off                   median ${k.toFixed(1)} kpps   samples ${samples(mshNoGso)}   ratio ${(k / (median(kernel.map((r) => r.echo_pps)) / 1e3)).toFixed(2)}`);
+  }
   console.log(`  kernel (recvmmsg/sendmmsg 256)  median ${kerK.toFixed(1)} kpps   samples ${kernel.map((r) => (r.echo_pps / 1e3).toFixed(1)).join(' ')}`);
   console.log(`  ratio ${(mshK / kerK).toFixed(2)} (target >= 1.5)`);
   emit({ bench: 'udp-veth', msh_kpps: round(mshK, 1), kernel_kpps: round(kerK, 1), ratio: round(mshK / kerK, 2) });

@@ -16,7 +16,10 @@
 // ids count up from the first frame's, checksums are recomputed by the kernel, and a
 // TCP PSH on a segment other than the last is dropped (the last frame's flags are kept).
 #pragma once
+#include <atomic>
+#include <cerrno>
 #include <cstdint>
+#include <memory>
 
 #include "backend.h"
 
@@ -69,5 +72,61 @@ class GsoSocket {
   int fd_;
   int ifindex_;
 };
+
+// A port's GSO counters: packets sent, the frames they carried, frames of runs sent one by
+// one because the socket's buffer was full, and the errno of a GSO packet the kernel
+// refused (GSO is then off for the port).
+struct GsoCounters {
+  std::atomic<uint64_t> packets{0}, frames{0}, fallback{0}, error{0};
+};
+
+// Sends frames[0..n) in order: the runs plan_tx_runs finds as GSO packets through *gso,
+// everything else (and runs the socket could not take) through
+// send_frames(const FrameRef*, uint32_t count) -> frames sent, which must have them on
+// the wire before it returns (so order holds across the two paths). Returns the frames
+// sent, *via_gso of them in GSO packets. After an error other than a full buffer, *gso is
+// reset: this kernel or device does not take our GSO packets.
+template <typename SendFrames>
+uint32_t send_with_gso(std::unique_ptr<GsoSocket>& gso, GsoCounters& c, const FrameRef* frames,
+                       uint32_t n, uint32_t* via_gso, SendFrames&& send_frames) {
+  constexpr uint32_t kChunk = 256;
+  *via_gso = 0;
+  if (!gso || n < 2) return send_frames(frames, n);
+  uint32_t sent = 0;
+  TxGroup groups[kChunk];
+  for (uint32_t at = 0; at < n; at += kChunk) {
+    const FrameRef* f = frames + at;
+    const uint32_t ng = plan_tx_runs(f, n - at < kChunk ? n - at : kChunk, groups);
+    for (uint32_t g = 0; g < ng;) {
+      if (!groups[g].gso || !gso) {  // single frames
+        sent += send_frames(f + groups[g].first, groups[g].count);
+        g++;
+        continue;
+      }
+      uint32_t e = g + 1;  // the runs up to the next single frames: one sendmmsg
+      while (e < ng && groups[e].gso) e++;
+      int err = 0;
+      const uint32_t ok = gso->send(f, groups + g, e - g, &err);
+      uint32_t segs = 0;
+      for (uint32_t k = g; k < g + ok; k++) segs += groups[k].count;
+      sent += segs;
+      *via_gso += segs;
+      c.packets.fetch_add(ok, std::memory_order_relaxed);
+      c.frames.fetch_add(segs, std::memory_order_relaxed);
+      if (ok < e - g) {
+        if (err != EAGAIN && err != ENOBUFS && err != EINTR) {
+          c.error.store(uint64_t(err), std::memory_order_relaxed);
+          gso.reset();
+        }
+        for (uint32_t k = g + ok; k < e; k++) {
+          sent += send_frames(f + groups[k].first, groups[k].count);
+          c.fallback.fetch_add(groups[k].count, std::memory_order_relaxed);
+        }
+      }
+      g = e;
+    }
+  }
+  return sent;
+}
 
 }  // namespace msh

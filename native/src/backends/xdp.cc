@@ -33,7 +33,6 @@
 #include "../../bpf/msh_steer.h"
 #include "errors.h"
 #include "gso.h"
-#include "guest_ring.h"
 
 namespace msh {
 
@@ -253,8 +252,9 @@ struct XdpBackend::Port {
   // Sends runs of segments as GSO packets (gso.h); null when GSO is off or the socket
   // could not be made, or after the kernel refused a GSO packet (gso_error then).
   std::unique_ptr<GsoSocket> gso;
+  GsoCounters gso_counters;
   std::atomic<uint64_t> rx{0}, tx{0}, tx_no_frame{0}, tx_too_long{0}, kick_err{0},
-      tx_over_share{0}, gso_packets{0}, gso_frames{0}, gso_fallback{0}, gso_error{0};
+      tx_over_share{0};
 };
 
 std::unique_ptr<XdpBackend> XdpBackend::create(const XdpOptions& opts) {
@@ -670,9 +670,9 @@ void XdpBackend::on_port_removed(uint32_t port) {
   gone_tx_too_long_ += p->tx_too_long;
   gone_kick_err_ += p->kick_err;
   gone_tx_over_share_ += p->tx_over_share;
-  gone_gso_packets_ += p->gso_packets;
-  gone_gso_frames_ += p->gso_frames;
-  gone_gso_fallback_ += p->gso_fallback;
+  gone_gso_packets_ += p->gso_counters.packets;
+  gone_gso_frames_ += p->gso_counters.frames;
+  gone_gso_fallback_ += p->gso_counters.fallback;
   if (p->txs) p->txs->umem->remove_tx_port(p->slot);
   destroy_port(*p);
   slot_used_[p->slot] = false;
@@ -852,44 +852,10 @@ void kick_tx(XdpBackend::Sock& s, bool zero_copy, std::atomic<uint64_t>& kick_er
 uint32_t XdpBackend::transmit(uint32_t port, const FrameRef* frames, uint32_t n) {
   auto p = get(port);
   if (!p || !p->txs || n == 0) return 0;
-  if (!p->gso || n < 2) return transmit_xsk(*p, frames, n);
-  uint32_t sent = 0;
-  TxGroup groups[kBatch];
-  for (uint32_t at = 0; at < n; at += kBatch) {
-    const uint32_t m = std::min(n - at, kBatch);
-    const uint32_t ng = plan_tx_runs(frames + at, m, groups);
-    for (uint32_t g = 0; g < ng;) {
-      const TxGroup& grp = groups[g];
-      if (!grp.gso || !p->gso) {  // single frames, in order
-        sent += transmit_xsk(*p, frames + at + grp.first, grp.count);
-        g++;
-        continue;
-      }
-      uint32_t e = g + 1;  // the GSO groups up to the next single frames: one sendmmsg
-      while (e < ng && groups[e].gso) e++;
-      int err = 0;
-      const uint32_t ok = p->gso->send(frames + at, groups + g, e - g, &err);
-      uint32_t segs = 0;
-      for (uint32_t k = g; k < g + ok; k++) segs += groups[k].count;
-      sent += segs;
-      p->gso_packets.fetch_add(ok, std::memory_order_relaxed);
-      p->gso_frames.fetch_add(segs, std::memory_order_relaxed);
-      p->tx.fetch_add(segs, std::memory_order_relaxed);
-      if (ok < e - g) {
-        // Send buffer full (EAGAIN/ENOBUFS): the rest go frame by frame. Anything else
-        // means this kernel or device will not take our GSO packets: stop trying.
-        if (err != EAGAIN && err != ENOBUFS && err != EINTR) {
-          p->gso_error.store(uint64_t(err), std::memory_order_relaxed);
-          p->gso.reset();
-        }
-        for (uint32_t k = g + ok; k < e; k++) {
-          sent += transmit_xsk(*p, frames + at + groups[k].first, groups[k].count);
-          p->gso_fallback.fetch_add(groups[k].count, std::memory_order_relaxed);
-        }
-      }
-      g = e;
-    }
-  }
+  uint32_t via_gso = 0;
+  const uint32_t sent = send_with_gso(p->gso, p->gso_counters, frames, n, &via_gso,
+                                      [&](const FrameRef* f, uint32_t k) { return transmit_xsk(*p, f, k); });
+  if (via_gso) p->tx.fetch_add(via_gso, std::memory_order_relaxed);
   return sent;
 }
 
@@ -1019,10 +985,10 @@ void XdpBackend::add_port_stats(const Port& p, XdpStats* st) {
   st->tx_too_long += p.tx_too_long;
   st->tx_kick_errors += p.kick_err;
   st->tx_over_share += p.tx_over_share;
-  st->gso_packets += p.gso_packets;
-  st->gso_frames += p.gso_frames;
-  st->gso_fallback += p.gso_fallback;
-  if (p.gso_error) st->gso_error = p.gso_error;
+  st->gso_packets += p.gso_counters.packets;
+  st->gso_frames += p.gso_counters.frames;
+  st->gso_fallback += p.gso_counters.fallback;
+  if (p.gso_counters.error) st->gso_error = p.gso_counters.error;
   for (auto& s : p.socks) {
     xdp_statistics xs{};
     socklen_t len = sizeof xs;

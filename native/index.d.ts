@@ -157,6 +157,8 @@ export interface PacketLinkOptions {
   qdiscBypass?: boolean;
   txSndbuf?: number;
   portQueueBytes?: number;
+  /** Send runs of TCP segments / equal UDP datagrams as GSO packets (gso.h). Default true. */
+  gso?: boolean;
 }
 
 export interface TapLinkOptions {

@@ -4,7 +4,7 @@
 // counters are the common functions too.
 //
 //   createPacketLink({ ifname, mac?, mtu?, blockSize?, blockCount?, blockTimeoutMs?,
-//                      qdiscBypass?, txSndbuf?, portQueueBytes? }) -> linkId
+//                      qdiscBypass?, txSndbuf?, portQueueBytes?, gso? }) -> linkId
 //     ifname          interface in the calling process's network namespace
 //     mac             Uint8Array(6); default: the interface's MAC
 //     mtu             IP MTU; default: the interface's MTU
@@ -15,6 +15,7 @@
 //                     qdisc and tcpdump's view of msh's transmissions)
 //     txSndbuf        SO_SNDBUF of each port's TX socket, default 4 MiB
 //     portQueueBytes  RX queue per port, default 4 MiB (frames up to a quarter of it)
+//     gso             send runs of segments as GSO packets (native/src/gso.h), default true
 //   The kernel also receives every frame: the host must install the nft drop rules
 //   (host/src/backends/nft.ts) for owned tuples.
 //
@@ -148,6 +149,11 @@ Value CreatePacketLink(const CallbackInfo& info) {
     opts.qdisc_bypass = qb.As<Napi::Boolean>().Value();
   else if (!qb.IsUndefined())
     return msh::js::throw_type(env, "createPacketLink: qdiscBypass must be a boolean");
+  Value gso = o.Get("gso");
+  if (gso.IsBoolean())
+    opts.gso = gso.As<Napi::Boolean>().Value();
+  else if (!gso.IsUndefined())
+    return msh::js::throw_type(env, "createPacketLink: gso must be a boolean");
 
   if (if_nametoindex(opts.ifname.c_str()) == 0) {
     std::string m = "packet: no such interface '" + opts.ifname + "' in this network namespace";
@@ -185,6 +191,7 @@ Value LinkInfo(const CallbackInfo& info, const char* what) {
   r.Set("backend", be->name());
   r.Set("ifname", be->ifname());
   r.Set("ifindex", be->ifindex());
+  if (auto* pb = dynamic_cast<msh::PacketBackend*>(be)) r.Set("gso", pb->gso());
   r.Set("ioError", be->io_error() ? Value(Napi::String::New(env, strerror(be->io_error())))
                                   : env.Null());
   r.Set("counters", counters_object(env, *be));

@@ -211,7 +211,7 @@ uint32_t build_gso_header(const FrameRef* frames, uint32_t count, uint8_t* hdr) 
   return uint32_t(sizeof vh) + head.hdr_len;
 }
 
-int GsoSocket::open_fd() {
+int GsoSocket::open_fd(bool qdisc_bypass) {
   const int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return -1;
   const int one = 1;
@@ -219,7 +219,7 @@ int GsoSocket::open_fd() {
   // full-size GSO packets per ms at line rate (FORCE needs CAP_NET_ADMIN, which msh has).
   const int sndbuf = 4 << 20;
   if (setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) < 0 ||
-      setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one) < 0) {
+      (qdisc_bypass && setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one) < 0)) {
     const int e = errno;
     close(fd);
     errno = e;

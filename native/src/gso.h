@@ -56,8 +56,9 @@ FrameRef gso_payload(const FrameRef& f);
 // socket's send buffer.
 class GsoSocket {
  public:
-  // -1 with errno on failure (the caller keeps sending frame by frame).
-  static int open_fd();
+  // -1 with errno on failure (the caller keeps sending frame by frame). qdisc_bypass:
+  // PACKET_QDISC_BYPASS, as the backend's own transmissions do (AF_XDP always does).
+  static int open_fd(bool qdisc_bypass);
   explicit GsoSocket(int fd, int ifindex) : fd_(fd), ifindex_(ifindex) {}
   ~GsoSocket();
   GsoSocket(const GsoSocket&) = delete;

@@ -91,9 +91,16 @@ export function linkCounters(p: NsPair): Record<string, number> {
   return (JSON.parse(out.trim().split('\n').pop()!) as { counters: Record<string, number> }).counters;
 }
 
-/** Frames the peer's veth end has received so far. */
-export function peerRxPackets(p: NsPair): number {
-  return Number(nsExec(p.nsB, 'cat', [`/sys/class/net/${p.ifB}/statistics/rx_packets`]).trim());
+/**
+ * Datagrams that reach a UDP socket bound to `port` in the peer namespace within `ms`
+ * (counted one by one after the peer's kernel segmented any GSO packet). Blocks for `ms`.
+ */
+export function peerDatagrams(p: NsPair, port: number, ms: number): number {
+  const py = `import socket, time\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n` +
+    `s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)\ns.bind(('${p.ipB}', ${port}))\n` +
+    `end = time.time() + ${ms / 1000}\nn = 0\nwhile True:\n    left = end - time.time()\n    if left <= 0: break\n` +
+    `    s.settimeout(left)\n    try:\n        s.recv(65535)\n        n += 1\n    except socket.timeout:\n        break\nprint(n)\n`;
+  return Number(nsExec(p.nsB, 'python3', ['-c', py], { timeoutMs: ms + 10_000 }).trim());
 }
 
 /** The msh process is still running (it did not exit, and its pid is alive). */

@@ -1,4 +1,4 @@
-// GSO on AF_XDP (native/src/gso.h) under the real CLI: udp-echo answers bursts of
+// GSO (native/src/gso.h) under the real CLI, AF_XDP and AF_PACKET: udp-echo answers bursts of
 // equal-sized datagrams from two flows over IPv4 and IPv6, so its echoes leave as runs
 // that msh sends as GSO packets. Every echo must arrive intact and in order; the peer's
 // veth must have received fewer packets than echoes (the GSO packets arrived whole); and
@@ -16,7 +16,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 
 interface PeerResult { sent: number; echoed: number; corrupt: number; lost: number; out_of_order: number }
 
-describe.skipIf(!isRoot)('GSO: udp-echo over AF_XDP answers bursts as GSO packets', () => {
+describe.skipIf(!isRoot)('GSO: udp-echo answers bursts as GSO packets', () => {
   let p: NsPair | null = null;
   let msh: MshProcess | null = null;
 
@@ -34,10 +34,10 @@ describe.skipIf(!isRoot)('GSO: udp-echo over AF_XDP answers bursts as GSO packet
   const peerRxPackets = (pair: NsPair): number =>
     JSON.parse(nsExec(pair.nsB, 'ip', ['-j', '-s', 'link', 'show', 'dev', pair.ifB]))[0].stats64.rx.packets;
 
-  async function run(gso: 'on' | 'off') {
+  async function run(gso: 'on' | 'off', backend = 'xdp') {
     await stackComponent('udp-echo');
     p = createPair('mshg', 86);
-    msh = MshProcess.start(p.nsA, ['run', '--iface', p.ifA, '--gso', gso, stackPath('udp-echo'), '--tuple', 'udp:7']);
+    msh = MshProcess.start(p.nsA, ['run', '--iface', p.ifA, '--backend', backend, '--gso', gso, stackPath('udp-echo'), '--tuple', 'udp:7']);
     await msh.waitFor(/\[udp-echo\] running/);
     expect(msh.output).toContain(`GSO ${gso}`);
     expect(udpRequest(p.nsB, p.ipA, 7, 'warm').out).toBe('warm');
@@ -61,9 +61,9 @@ describe.skipIf(!isRoot)('GSO: udp-echo over AF_XDP answers bursts as GSO packet
     return { echoed, rx, perFamily, packets: d('gso_packets'), frames: d('gso_frames'), fallback: d('gso_fallback'), txFrames: d('tx_frames') };
   }
 
-  it('with GSO on: every echo intact and in order, and fewer packets reach the peer than echoes', async () => {
-    const r = await run('on');
-    console.log(`gso on: ${r.echoed} echoes, ${r.packets} GSO packets carrying ${r.frames} of them, ${r.fallback} sent frame by frame after a full buffer; peer veth received ${r.rx} packets`);
+  it.each(['xdp', 'packet'])('%s, GSO on: every echo intact and in order, and fewer packets reach the peer than echoes', async (backend) => {
+    const r = await run('on', backend);
+    console.log(`${backend}, gso on: ${r.echoed} echoes, ${r.packets} GSO packets carrying ${r.frames} of them, ${r.fallback} sent frame by frame after a full buffer; peer veth received ${r.rx} packets`);
     expect(r.txFrames).toBe(r.echoed);
     expect(r.perFamily[0], 'GSO packets over IPv4').toBeGreaterThan(0);
     expect(r.perFamily[1], 'GSO packets over IPv6').toBeGreaterThan(0);
@@ -74,7 +74,7 @@ describe.skipIf(!isRoot)('GSO: udp-echo over AF_XDP answers bursts as GSO packet
     expect(r.rx).toBeLessThan(r.echoed);
   }, 120_000);
 
-  it('with --gso off: the same traffic goes frame by frame', async () => {
+  it('xdp, --gso off: the same traffic goes frame by frame', async () => {
     const r = await run('off');
     expect(r.txFrames).toBe(r.echoed);
     expect(r.packets).toBe(0);

@@ -114,7 +114,7 @@ async function openBackend(b: BackendName, info: LinkInfo, options: LinkOptions)
       const nft = NftSteering.open(info.name);
       let linkId: number;
       try {
-        linkId = wrapNative(() => native.createPacketLink({ ifname: info.name, mac: info.mac }), 'packet', info.name);
+        linkId = wrapNative(() => native.createPacketLink({ ifname: info.name, mac: info.mac, gso: options.gso ?? true }), 'packet', info.name);
       } catch (e) {
         nft.close();
         throw e;
@@ -125,7 +125,7 @@ async function openBackend(b: BackendName, info: LinkInfo, options: LinkOptions)
           reserve: (t, s) => { reservations.reserve(t, s); try { nft.add(t); } catch (e) { reservations.unreserve(t); throw e; } },
           unreserve: (t) => { nft.remove(t); reservations.unreserve(t); },
         },
-        description: `AF_PACKET (TPACKET_V3) on ${info.name}, kernel kept off owned tuples by nftables`,
+        description: `AF_PACKET (TPACKET_V3) on ${info.name}, kernel kept off owned tuples by nftables (GSO ${options.gso ?? true ? 'on' : 'off'})`,
         close: () => { reservations.releaseAll(); native.destroyLink(linkId); nft.close(); },
       };
     }

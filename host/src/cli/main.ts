@@ -37,8 +37,8 @@ run options (each applies to the stack named before it):
 global run options:
   --iface IFNAME      interface (default: the one carrying the default route)
   --backend auto|xdp|packet|tap     packet I/O (default auto: the best that works here)
-  --gso on|off        AF_XDP: send runs of TCP segments / equal UDP datagrams as one GSO
-                      packet through a packet socket (default on)
+  --gso on|off        xdp, packet: send runs of TCP segments / equal UDP datagrams as one
+                      GSO packet through a packet socket (default on)
 `;
 
 type Command = (args: string[]) => Promise<number>;

@@ -400,7 +400,7 @@ size_t DemuxBackend::extra_counters(uint32_t port, const char** names, uint64_t*
   put("rx_dropped_queue_full", p->rx_dropped_queue_full.load(std::memory_order_relaxed));
   put("tx_device_errors", p->tx_errors.load(std::memory_order_relaxed));
   put("tx_device_retries", p->tx_retries.load(std::memory_order_relaxed));
-  return n;
+  return n + port_counters(*p, names + n, values + n, max - n);
 }
 
 }  // namespace msh

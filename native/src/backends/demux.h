@@ -85,6 +85,10 @@ class DemuxBackend : public Backend {
   virtual void close_port(DemuxPort& p) {}
   // Extra link-wide counters of the subclass.
   virtual size_t link_counters(const char** names, uint64_t* values, size_t max) { return 0; }
+  // Extra counters of one of the subclass's ports (any thread).
+  virtual size_t port_counters(DemuxPort& p, const char** names, uint64_t* values, size_t max) {
+    return 0;
+  }
 
   // Starts / stops the I/O thread. Subclasses call stop_io() in their destructor, before
   // their own members go.

@@ -36,6 +36,7 @@ struct PacketOptions {
   uint32_t block_timeout_ms = 1;   // retire a partly filled block after this long
   bool qdisc_bypass = false;       // PACKET_QDISC_BYPASS on the TX sockets
   uint32_t tx_sndbuf = 4u << 20;   // SO_SNDBUF(FORCE) of each TX socket
+  bool gso = true;                 // runs of segments leave as GSO packets (gso.h)
   size_t port_queue_bytes = 4u << 20;
 };
 
@@ -59,6 +60,8 @@ class PacketBackend final : public DemuxBackend {
   int ifindex() const { return ifindex_; }
   const std::string& ifname() const { return opt_pkt_.ifname; }
 
+  // Whether runs of segments leave as GSO packets (PacketOptions::gso).
+  bool gso() const { return opt_pkt_.gso; }
   struct Port;
 
  private:
@@ -68,6 +71,8 @@ class PacketBackend final : public DemuxBackend {
   int open_port(DemuxPort& p) override;
   void close_port(DemuxPort& p) override;
   size_t link_counters(const char** names, uint64_t* values, size_t max) override;
+  size_t port_counters(DemuxPort& p, const char** names, uint64_t* values, size_t max) override;
+  uint32_t transmit_frames(Port& p, const FrameRef* frames, uint32_t n);
   void read_socket_stats();
 
   PacketOptions opt_pkt_;

@@ -154,7 +154,7 @@ async function measure(p: NsPair, blastBin: string, o: Options, hostileDir: stri
     let note = '';
     if (h && joiner) {
       const restarts = (joiner.out.text.match(new RegExp(`\\[${h.name}\\] running`, 'g')) ?? []).length - 1;
-      note = `peer got ${(peer / 1e3).toFixed(1)} kpps from it${restarts ? `, ${restarts} restarts` : ''}`;
+      note = `peer got ${(peer / 1e3).toFixed(1)} k packets/s from it (a GSO packet counts once)${restarts ? `, ${restarts} restarts` : ''}`;
     }
     return { echo, note };
   } finally {

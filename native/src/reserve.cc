@@ -1,7 +1,15 @@
 // Kernel port reservations. While a stack owns a tuple, msh holds a kernel socket bound
-// to that exact (protocol, address, port) and never listens or reads on it: the kernel
-// then refuses the port to every kernel application (EADDRINUSE), as MultiStack requires.
-// Closing the fd (or the process dying) releases it.
+// to that exact (protocol, address, port) and never reads on it: the kernel then refuses
+// the port to every kernel application (EADDRINUSE), as MultiStack requires. Closing the
+// fd (or the process dying) releases it.
+//
+// TCP: the socket is bound with SO_REUSEADDR and put in LISTEN (backlog 0). SO_REUSEADDR
+// lets msh take a port on which only TIME-WAIT sockets of a stopped server remain (their
+// servers set it too, as nginx does); a live listener or connection of an application
+// still makes the bind fail. LISTEN is what keeps others out: nobody binds a port a
+// listener holds, SO_REUSEADDR or not (a bound, non-listening SO_REUSEADDR socket would
+// let another SO_REUSEADDR socket share it). No SYN for the tuple ever reaches this
+// listener: the backend steers them to the stack (XDP program, nftables, tap routing).
 #include <napi.h>
 
 #include "addon_util.h"
@@ -37,8 +45,9 @@ Napi::Value ReservePort(const Napi::CallbackInfo& info) {
   int fd = socket(v6 ? AF_INET6 : AF_INET, (proto == 6 ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
   if (fd < 0) return ThrowErrno(env, errno, "socket", "cannot create the reservation socket");
   int rc;
+  const int one = 1;
+  if (proto == 6) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (v6) {
-    int one = 1;
     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     sockaddr_in6 sa{};
     sa.sin6_family = AF_INET6;
@@ -56,6 +65,11 @@ Napi::Value ReservePort(const Napi::CallbackInfo& info) {
     int err = errno;
     close(fd);
     return ThrowErrno(env, err, "bind", "cannot reserve the port in the kernel");
+  }
+  if (proto == 6 && listen(fd, 0) < 0) {
+    int err = errno;
+    close(fd);
+    return ThrowErrno(env, err, "listen", "cannot reserve the port in the kernel");
   }
   return Napi::Number::New(env, fd);
 }

@@ -210,3 +210,50 @@ describe('errors a user will hit', () => {
     expect(existsSync(f)).toBe(false);
   });
 });
+
+describe('a port a stopped kernel server left in TIME-WAIT', () => {
+  let p: NsPair;
+  let msh: MshProcess | null = null;
+  let server: ChildProcess | null = null;
+  beforeAll(async () => {
+    await stackComponent('http-server');
+    p = createPair('mshw', net++);
+  }, 60_000);
+  afterAll(async () => {
+    if (server && server.exitCode === null) server.kill('SIGKILL');
+    await msh?.stop();
+    if (p) destroyPair(p);
+  });
+
+  /** Binds a kernel socket to `host`:8080 with SO_REUSEADDR in namespace A: the errno name, or 'ok'. */
+  const kernelBind = (host: string): string => nsExec(p.nsA, 'python3', ['-c',
+    'import socket, sys\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n' +
+    `try:\n    s.bind(('${host}', 8080)); s.listen(); print('ok')\nexcept OSError as e:\n    import errno; print(errno.errorcode[e.errno])\n`]).trim();
+
+  it('msh takes it at once, serves on it, and keeps kernel applications off it', async () => {
+    // A kernel server (SO_REUSEADDR, as nginx) answers one connection and closes first:
+    // its side of the connection stays in TIME-WAIT for 60 s after it exits.
+    server = nsSpawn(p.nsA, 'python3', ['-c',
+      'import socket\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n' +
+      `s.bind(('${p.ipA}', 8080))\ns.listen()\nc, _ = s.accept()\nc.sendall(b'bye')\nc.close()\ns.close()\n`]);
+    let got = '';
+    for (let i = 0; i < 50 && got !== 'bye'; i++) { // until the server listens
+      await new Promise((r) => setTimeout(r, 100));
+      got = tryNs(p.nsB, 'socat', ['-T', '2', '-u', `TCP:${p.ipA}:8080`, '-']).out; // reads only: the server closes first
+    }
+    expect(got).toBe('bye');
+    await new Promise((r) => server!.exitCode !== null ? r(null) : server!.once('exit', r));
+    expect(nsExec(p.nsA, 'ss', ['-Htan', 'state', 'time-wait', 'sport', '= :8080'])).toMatch(/:8080/);
+
+    msh = MshProcess.start(p.nsA, ['run', '--iface', p.ifA, stackPath('http-server'), '--tuple', 'tcp:8080']);
+    await msh.waitFor(/\[http-server\] running/);
+    expect(nsExec(p.nsB, 'curl', ['-sS', '--max-time', '5', '-o', '/dev/null', '-w', '%{http_code}', `http://${p.ipA}:8080/`])).toBe('200');
+    // While msh owns it, no kernel application gets the port, SO_REUSEADDR or not.
+    expect(kernelBind(p.ipA)).toBe('EADDRINUSE');
+    expect(kernelBind('0.0.0.0')).toBe('EADDRINUSE');
+    expect(await msh.stop()).toBe(0);
+    msh = null;
+    // Released with the stack.
+    expect(kernelBind(p.ipA)).toBe('ok');
+  }, 60_000);
+});

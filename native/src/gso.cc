@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -43,7 +44,6 @@ struct Seg {
 };
 
 constexpr uint8_t kFin = 0x01, kPsh = 0x08, kAck = 0x10;
-constexpr uint32_t kMaxIpLen = 65535;
 
 Seg describe(const FrameRef& f) {
   Seg s;
@@ -124,7 +124,9 @@ void store_be16(uint8_t* p, uint16_t v) {
 
 }  // namespace
 
-uint32_t plan_tx_runs(const FrameRef* frames, uint32_t n, TxGroup* out) {
+uint32_t plan_tx_runs(const FrameRef* frames, uint32_t n, TxGroup* out, const GsoLimits& limits) {
+  const uint32_t max_segs = std::min(limits.max_segments, kGsoMaxSegments);
+  const uint32_t max_len = std::min<uint32_t>(limits.max_ip_len, 65535);
   uint32_t ng = 0;
   auto add = [&](uint32_t first, uint32_t count, bool gso) {
     // Consecutive single frames form one group.
@@ -142,16 +144,16 @@ uint32_t plan_tx_runs(const FrameRef* frames, uint32_t n, TxGroup* out) {
       const uint32_t l3_hdr = head.hdr_len - kEthHdrLen;
       uint32_t ip_len = l3_hdr + head.payload;
       Seg prev = head;
-      for (; j < n && j - i < kGsoMaxSegments; ++j) {
+      for (; j < n && j - i < max_segs; ++j) {
         const Seg s = describe(frames[j]);
-        if (!extends(frames[i], head, prev, frames[j], s) || ip_len + s.payload > kMaxIpLen) {
+        if (!extends(frames[i], head, prev, frames[j], s) || ip_len + s.payload > max_len) {
           next = s;
           break;
         }
         ip_len += s.payload;
         prev = s;
       }
-      if (j == n || j - i == kGsoMaxSegments) next = j < n ? describe(frames[j]) : Seg{};
+      if (j == n || j - i == max_segs) next = j < n ? describe(frames[j]) : Seg{};
     } else {
       next = j < n ? describe(frames[j]) : Seg{};
     }
@@ -209,6 +211,26 @@ uint32_t build_gso_header(const FrameRef* frames, uint32_t count, uint8_t* hdr) 
   // CHECKSUM_PARTIAL: the field holds the pseudo-header sum, the kernel adds the rest.
   store_be16(h + l4 + (tcp ? 16 : 6), fold(pseudo));
   return uint32_t(sizeof vh) + head.hdr_len;
+}
+
+GsoLimits gso_limits_of(const char* ifname) {
+  GsoLimits l;
+  auto read_u32 = [&](const char* what, uint32_t* out) {
+    char path[128];
+    snprintf(path, sizeof path, "/sys/class/net/%s/%s", ifname, what);
+    FILE* f = fopen(path, "re");
+    if (!f) return;
+    unsigned long v = 0;
+    if (fscanf(f, "%lu", &v) == 1 && v > 0 && v < *out) *out = uint32_t(v);
+    fclose(f);
+  };
+  // gso_max_size counts the whole packet; an IP datagram of that size minus the Ethernet
+  // header fits.
+  uint32_t max_size = 65535 + kEthHdrLen;
+  read_u32("gso_max_size", &max_size);
+  l.max_ip_len = max_size > kEthHdrLen ? std::min<uint32_t>(max_size - kEthHdrLen, 65535) : 0;
+  read_u32("gso_max_segs", &l.max_segments);
+  return l;
 }
 
 int GsoSocket::open_fd(bool qdisc_bypass) {

@@ -36,12 +36,23 @@ struct TxGroup {
 // depending on version; TCP stops earlier at 64 KiB).
 constexpr uint32_t kGsoMaxSegments = 64;
 
+// What the device takes in one GSO packet: the length of the whole packet's IP datagram
+// and its segment count (its gso_max_size / gso_max_segs; veth: 65536 / 65535).
+struct GsoLimits {
+  uint32_t max_ip_len = 65535;
+  uint32_t max_segments = kGsoMaxSegments;
+};
+// The limits of interface `ifname` in this network namespace (sysfs), capped at the
+// defaults above; the defaults when they cannot be read.
+GsoLimits gso_limits_of(const char* ifname);
+
 // Splits frames[0..n) into groups covering all of them, in order; writes at most n
 // groups to `out` and returns how many. Frames that cannot be coalesced (not IP, VLAN,
 // IPv4 options, IPv6 extension headers, fragments, SYN/RST/URG/ECN-flagged TCP,
 // no payload, ...) are single frames. Pure function of the bytes; never reads outside
 // the frames.
-uint32_t plan_tx_runs(const FrameRef* frames, uint32_t n, TxGroup* out);
+uint32_t plan_tx_runs(const FrameRef* frames, uint32_t n, TxGroup* out,
+                      const GsoLimits& limits = GsoLimits{});
 
 // Writes the virtio_net_hdr and the GSO packet's headers for the run frames[0..count)
 // (a gso group of plan_tx_runs) to `hdr` (room for kGsoHdrMax bytes); the packet is
@@ -59,7 +70,9 @@ class GsoSocket {
   // -1 with errno on failure (the caller keeps sending frame by frame). qdisc_bypass:
   // PACKET_QDISC_BYPASS, as the backend's own transmissions do (AF_XDP always does).
   static int open_fd(bool qdisc_bypass);
-  explicit GsoSocket(int fd, int ifindex) : fd_(fd), ifindex_(ifindex) {}
+  GsoSocket(int fd, int ifindex, const GsoLimits& limits)
+      : fd_(fd), ifindex_(ifindex), limits_(limits) {}
+  const GsoLimits& limits() const { return limits_; }
   ~GsoSocket();
   GsoSocket(const GsoSocket&) = delete;
   GsoSocket& operator=(const GsoSocket&) = delete;
@@ -72,6 +85,7 @@ class GsoSocket {
  private:
   int fd_;
   int ifindex_;
+  GsoLimits limits_;
 };
 
 // A port's GSO counters: packets sent, the frames they carried, frames of runs sent one by
@@ -97,7 +111,7 @@ uint32_t send_with_gso(std::unique_ptr<GsoSocket>& gso, GsoCounters& c, const Fr
   TxGroup groups[kChunk];
   for (uint32_t at = 0; at < n; at += kChunk) {
     const FrameRef* f = frames + at;
-    const uint32_t ng = plan_tx_runs(f, n - at < kChunk ? n - at : kChunk, groups);
+    const uint32_t ng = plan_tx_runs(f, n - at < kChunk ? n - at : kChunk, groups, gso->limits());
     for (uint32_t g = 0; g < ng;) {
       if (!groups[g].gso || !gso) {  // single frames
         sent += send_frames(f + groups[g].first, groups[g].count);

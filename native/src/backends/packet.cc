@@ -219,7 +219,7 @@ int PacketBackend::open_port(DemuxPort& dp) {
   p.tx_fd = fd;
   if (opt_pkt_.gso) {
     const int gfd = GsoSocket::open_fd(opt_pkt_.qdisc_bypass);
-    if (gfd >= 0) p.gso = std::make_unique<GsoSocket>(gfd, ifindex_);
+    if (gfd >= 0) p.gso = std::make_unique<GsoSocket>(gfd, ifindex_, gso_limits_of(opt_pkt_.ifname.c_str()));
     // else: frame by frame, as without GSO.
   }
   return 0;

@@ -554,7 +554,7 @@ int XdpBackend::on_port_added(uint32_t port) {
   p->zero_copy = zero_copy_ == 1;
   if (gso_) {
     const int fd = GsoSocket::open_fd(true);
-    if (fd >= 0) p->gso = std::make_unique<GsoSocket>(fd, ifindex_);
+    if (fd >= 0) p->gso = std::make_unique<GsoSocket>(fd, ifindex_, gso_limits_of(ifname_.c_str()));
     // else: frame by frame over AF_XDP, as without GSO.
   }
   // Spread the ports' transmissions over the queues.

@@ -166,7 +166,7 @@ void check_run(const FrameRef* run, uint32_t count) {
   }
 }
 
-void check_batch(const std::vector<std::vector<uint8_t>>& bufs) {
+void check_batch(const std::vector<std::vector<uint8_t>>& bufs, const GsoLimits& limits = GsoLimits{}) {
   // Exactly sized heap copies, so ASan sees any read past a frame.
   std::vector<uint8_t*> heap;
   std::vector<FrameRef> frames;
@@ -177,13 +177,22 @@ void check_batch(const std::vector<std::vector<uint8_t>>& bufs) {
     frames.push_back(FrameRef{p, uint32_t(b.size())});
   }
   std::vector<TxGroup> groups(frames.size() + 1);
-  const uint32_t ng = plan_tx_runs(frames.data(), uint32_t(frames.size()), groups.data());
+  const uint32_t ng = plan_tx_runs(frames.data(), uint32_t(frames.size()), groups.data(), limits);
   CHECK(ng <= frames.size());
   uint32_t next = 0;
   for (uint32_t g = 0; g < ng; g++) {
     CHECK(groups[g].first == next && groups[g].count > 0);
-    CHECK(!groups[g].gso || (groups[g].count >= 2 && groups[g].count <= kGsoMaxSegments));
-    if (groups[g].gso) check_run(frames.data() + groups[g].first, groups[g].count);
+    CHECK(!groups[g].gso || (groups[g].count >= 2 && groups[g].count <= kGsoMaxSegments &&
+                             groups[g].count <= limits.max_segments));
+    if (groups[g].gso) {
+      check_run(frames.data() + groups[g].first, groups[g].count);
+      // Within the device's limit: the packet's IP datagram is the headers plus all payloads.
+      uint8_t hdr[kGsoHdrMax];
+      const uint32_t hlen = build_gso_header(frames.data() + groups[g].first, groups[g].count, hdr);
+      uint32_t ip_len = hlen - 10 - 14;
+      for (uint32_t k = 0; k < groups[g].count; k++) ip_len += gso_payload(frames[groups[g].first + k]).len;
+      CHECK(ip_len <= limits.max_ip_len);
+    }
     next += groups[g].count;
   }
   CHECK(next == frames.size());
@@ -251,6 +260,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (data[at + 2] == 0) f.push_back(0);  // Ethernet padding after the datagram
     }
   }
-  check_batch(bufs);
+  // Device limits: the defaults, or a small device (few segments, short packets).
+  GsoLimits limits;
+  if (data[0] & 0x40) {
+    limits.max_segments = 2 + data[size - 1] % 20;
+    limits.max_ip_len = 1000 + uint32_t(data[size - 2]) * 200;
+  }
+  check_batch(bufs, limits);
   return 0;
 }

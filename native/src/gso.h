@@ -95,6 +95,12 @@ struct GsoCounters {
   std::atomic<uint64_t> packets{0}, frames{0}, fallback{0}, error{0};
 };
 
+// The frames (and their bytes, as the stack wrote them) that left inside GSO packets.
+struct GsoSent {
+  uint32_t frames = 0;
+  uint64_t bytes = 0;
+};
+
 // Sends frames[0..n) in order: the runs plan_tx_runs finds as GSO packets through *gso,
 // everything else (and runs the socket could not take) through
 // send_frames(const FrameRef*, uint32_t count) -> frames sent, which must have them on
@@ -103,9 +109,9 @@ struct GsoCounters {
 // reset: this kernel or device does not take our GSO packets.
 template <typename SendFrames>
 uint32_t send_with_gso(std::unique_ptr<GsoSocket>& gso, GsoCounters& c, const FrameRef* frames,
-                       uint32_t n, uint32_t* via_gso, SendFrames&& send_frames) {
+                       uint32_t n, GsoSent* via_gso, SendFrames&& send_frames) {
   constexpr uint32_t kChunk = 256;
-  *via_gso = 0;
+  *via_gso = GsoSent{};
   if (!gso || n < 2) return send_frames(frames, n);
   uint32_t sent = 0;
   TxGroup groups[kChunk];
@@ -123,9 +129,12 @@ uint32_t send_with_gso(std::unique_ptr<GsoSocket>& gso, GsoCounters& c, const Fr
       int err = 0;
       const uint32_t ok = gso->send(f, groups + g, e - g, &err);
       uint32_t segs = 0;
-      for (uint32_t k = g; k < g + ok; k++) segs += groups[k].count;
+      for (uint32_t k = g; k < g + ok; k++) {
+        segs += groups[k].count;
+        for (uint32_t j = 0; j < groups[k].count; j++) via_gso->bytes += f[groups[k].first + j].len;
+      }
       sent += segs;
-      *via_gso += segs;
+      via_gso->frames += segs;
       c.packets.fetch_add(ok, std::memory_order_relaxed);
       c.frames.fetch_add(segs, std::memory_order_relaxed);
       if (ok < e - g) {

@@ -248,11 +248,13 @@ size_t PacketBackend::port_counters(DemuxPort& dp, const char** names, uint64_t*
 uint32_t PacketBackend::transmit(uint32_t port, const FrameRef* frames, uint32_t n) {
   Port* p = static_cast<Port*>(port_obj(port));
   if (!p || p->tx_fd < 0) return 0;
-  uint32_t via_gso = 0;
+  GsoSent via_gso;
   const uint32_t sent = send_with_gso(p->gso, p->gso_counters, frames, n, &via_gso,
                                       [&](const FrameRef* f, uint32_t k) { return transmit_frames(*p, f, k); });
-  count(p->tx_frames, via_gso);  // transmit_frames counts the others
-  count(tx_frames_, via_gso);
+  count(p->tx_frames, via_gso.frames);  // transmit_frames counts the others
+  count(p->tx_bytes, via_gso.bytes);
+  count(tx_frames_, via_gso.frames);
+  count(tx_bytes_, via_gso.bytes);
   return sent;
 }
 

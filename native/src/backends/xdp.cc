@@ -852,10 +852,10 @@ void kick_tx(XdpBackend::Sock& s, bool zero_copy, std::atomic<uint64_t>& kick_er
 uint32_t XdpBackend::transmit(uint32_t port, const FrameRef* frames, uint32_t n) {
   auto p = get(port);
   if (!p || !p->txs || n == 0) return 0;
-  uint32_t via_gso = 0;
+  GsoSent via_gso;
   const uint32_t sent = send_with_gso(p->gso, p->gso_counters, frames, n, &via_gso,
                                       [&](const FrameRef* f, uint32_t k) { return transmit_xsk(*p, f, k); });
-  if (via_gso) p->tx.fetch_add(via_gso, std::memory_order_relaxed);
+  if (via_gso.frames) p->tx.fetch_add(via_gso.frames, std::memory_order_relaxed);
   return sent;
 }
 

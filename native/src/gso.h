@@ -105,8 +105,8 @@ struct GsoSent {
 // everything else (and runs the socket could not take) through
 // send_frames(const FrameRef*, uint32_t count) -> frames sent, which must have them on
 // the wire before it returns (so order holds across the two paths). Returns the frames
-// sent, *via_gso of them in GSO packets. After an error other than a full buffer, *gso is
-// reset: this kernel or device does not take our GSO packets.
+// sent, *via_gso of them in GSO packets. After the kernel refused a GSO packet, *gso is
+// reset: this kernel or device does not take them.
 template <typename SendFrames>
 uint32_t send_with_gso(std::unique_ptr<GsoSocket>& gso, GsoCounters& c, const FrameRef* frames,
                        uint32_t n, GsoSent* via_gso, SendFrames&& send_frames) {
@@ -138,7 +138,9 @@ uint32_t send_with_gso(std::unique_ptr<GsoSocket>& gso, GsoCounters& c, const Fr
       c.packets.fetch_add(ok, std::memory_order_relaxed);
       c.frames.fetch_add(segs, std::memory_order_relaxed);
       if (ok < e - g) {
-        if (err != EAGAIN && err != ENOBUFS && err != EINTR) {
+        // A full buffer (EAGAIN, ENOBUFS) or a link that is down passes; a packet the
+        // kernel or device refuses (EINVAL, EOPNOTSUPP, ...) will be refused again.
+        if (err == EINVAL || err == EOPNOTSUPP || err == EPROTONOSUPPORT || err == EMSGSIZE) {
           c.error.store(uint64_t(err), std::memory_order_relaxed);
           gso.reset();
         }

@@ -6,13 +6,10 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { resolve } from 'node:path';
 import { createPair, destroyPair, nsExec, type NsPair } from '../../host/src/netns.js';
 import {
-  Driver, isRoot, nftTables, probeTcp, probeUdp, requireBuild, root, socatEcho, udpBurst,
+  Driver, addonPath, isRoot, nftTables, probeTcp, probeUdp, requireBuild, socatEcho, udpBurst,
 } from './harness.js';
-
-const addonPath = process.env.MSH_NATIVE_ADDON || resolve(root, 'build/Release/msh_native.node');
 
 /** A kernel TCP sink (socat) in namespace `ns`, discarding what it receives. */
 function spawnSink(ns: string, port: number): ChildProcess {

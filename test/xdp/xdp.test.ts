@@ -1,95 +1,30 @@
 // The AF_XDP backend against real kernel peers: two network namespaces joined by veth,
 // the backend (through the addon, driven by test/xdp/driver.mjs) in namespace A, kernel
-// tools (socat, ping, test/xdp/probe.py) in namespace B.
+// tools (socat, ping, test/helpers/peer.py) in namespace B.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { spawn, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 import { createPair, destroyPair, nsExec, type NsPair } from '../../host/src/netns.js';
+import { Driver as DriverProcess, addonPath, isRoot, root, type PortConfig } from '../helpers/driver.js';
+import { probeTcp, probeUdp, socatEcho } from '../helpers/peer.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(here, '../..');
-const addonPath = resolve(root, 'build/Release/msh_native.node');
 const bpfObject = resolve(root, 'build/bpf/msh_steer.bpf.o');
-const isRoot = process.getuid?.() === 0;
 const built = existsSync(addonPath) && existsSync(bpfObject);
 if (!built) throw new Error(`build first (bash scripts/build.sh): ${addonPath} / ${bpfObject} missing`);
 
-interface Claim { proto: 'udp' | 'tcp'; addr: string; port: number }
-interface DriverConfig { ifname: string; mode?: string; bpfObject?: string; ports?: { claims: Claim[] }[] }
+interface DriverConfig { ifname: string; mode?: string; bpfObject?: string; ports?: PortConfig[] }
 
-/** The backend in a namespace: test/xdp/driver.mjs, talking JSON lines. */
-class Driver {
-  private waiters: ((o: any) => void)[] = [];
-  private backlog: any[] = [];
-  stderr = '';
-  exited: Promise<number | null>;
-
-  private constructor(readonly proc: ChildProcess) {
-    createInterface({ input: proc.stdout! }).on('line', (l) => {
-      let o: any;
-      try { o = JSON.parse(l); } catch { o = { noise: l }; }
-      const w = this.waiters.shift();
-      if (w) w(o); else this.backlog.push(o);
-    });
-    proc.stderr!.on('data', (d) => { this.stderr += d; });
-    this.exited = new Promise((r) => proc.on('exit', (code) => r(code)));
-  }
-
+/** The backend in a namespace: test/xdp/driver.mjs. */
+class Driver extends DriverProcess {
   static start(ns: string, cfg: DriverConfig): Driver {
-    const p = spawn('ip', ['netns', 'exec', ns, process.execPath, resolve(here, 'driver.mjs'), JSON.stringify(cfg)],
-      { stdio: ['pipe', 'pipe', 'pipe'] });
-    return new Driver(p);
-  }
-
-  next(timeoutMs = 10_000): Promise<any> {
-    const b = this.backlog.shift();
-    if (b) return Promise.resolve(b);
-    return new Promise((res, rej) => {
-      const t = setTimeout(() => rej(new Error(`driver silent for ${timeoutMs} ms; stderr: ${this.stderr}`)), timeoutMs);
-      this.waiters.push((o) => { clearTimeout(t); res(o); });
-    });
-  }
-
-  async ready(): Promise<any> {
-    const o = await this.next();
-    if (!o.ready) throw new Error(`driver failed: ${JSON.stringify(o)} ${this.stderr}`);
-    return o.ready;
-  }
-
-  async stats(): Promise<any> {
-    this.proc.stdin!.write('stats\n');
-    for (;;) {
-      const o = await this.next();
-      if (o.stats) return o.stats;
-    }
-  }
-
-  /** Sends a command (see driver.mjs) and returns its reply. */
-  async command(line: string): Promise<any> {
-    this.proc.stdin!.write(line + '\n');
-    const o = await this.next();
-    if (o.error) throw new Error(`driver: ${line}: ${o.error}`);
-    return o;
-  }
-
-  kill(sig: NodeJS.Signals = 'SIGKILL'): void {
-    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill(sig);
+    return new Driver(resolve(here, 'driver.mjs'), ns, cfg);
   }
 }
 
-function probeUdp(ns: string, addr: string, port: number, len = 32, timeoutS = 1.5): any {
-  return JSON.parse(nsExec(ns, '/usr/bin/python3', [resolve(here, 'probe.py'), 'udp', addr, String(port), String(len), String(timeoutS)]));
-}
-function probeTcp(ns: string, addr: string, port: number, timeoutS = 1.5): any {
-  return JSON.parse(nsExec(ns, '/usr/bin/python3', [resolve(here, 'probe.py'), 'tcp', addr, String(port), String(timeoutS)]));
-}
-function socatEcho(ns: string, target: string, text: string): string {
-  return nsExec(ns, 'socat', ['-t', '0.5', '-', target], { input: text });
-}
 function craft(pair: NsPair, kase: string): void {
   nsExec(pair.nsB, '/usr/bin/python3', [resolve(here, 'craft.py'), pair.ifB, pair.macA, pair.ipA, pair.ip6A, kase, pair.ipB, pair.ip6B], { timeoutMs: 20_000 });
 }
@@ -129,8 +64,7 @@ describe.skipIf(!isRoot)('AF_XDP backend on veth (native mode)', () => {
   }, 30_000);
 
   afterAll(async () => {
-    drv?.kill();
-    if (drv) await drv.exited;
+    await drv?.stop();
     if (pair) destroyPair(pair);
   });
 
@@ -255,7 +189,7 @@ describe.skipIf(!isRoot)('AF_XDP backend: generic mode and attach conflicts', ()
 
   beforeAll(() => { pair = createPair('mshx', 78); }, 30_000);
   afterAll(async () => {
-    for (const d of drivers) { d.kill(); await d.exited; }
+    for (const d of drivers) await d.stop();
     if (pair) destroyPair(pair);
   });
 

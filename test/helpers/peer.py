@@ -1,4 +1,5 @@
-# Kernel-side peer for test/backends (runs in the peer namespace, Debian's python3).
+# Kernel-side peer for the backend tests (test/helpers/peer.ts runs it in the peer
+# namespace with Debian's python3).
 # Prints one JSON line:
 #   udp ADDR PORT LEN TIMEOUT   -> {"result": "reply", "len": N, "match": bool} | "refused" | "timeout"
 #   tcp ADDR PORT TIMEOUT       -> {"result": "connected" | "refused" | "timeout"}

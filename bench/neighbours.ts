@@ -19,13 +19,13 @@
 // Last line: {"bench":"neighbours","alone_kpps":…,"worst_with_hostile_kpps":…,"ratio":…}.
 // Everything started is killed by PID, and the namespaces are removed, also on failure.
 
-import { ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { buildStack } from '../host/src/build/build.js';
 import { createPair, destroyPair, nsExec, nsSpawn, NsPair } from '../host/src/netns.js';
 import { BUILD_DIR, REPO_ROOT, STACKS_DIR } from '../host/src/paths.js';
 import { buildC, emit, median, round } from './_common.js';
+import { Children, finish, stop, Tracked, waitFor } from './_procs.js';
 
 const GOOD_PORT = 7;
 const PAYLOAD = 18; // 60-byte frames on the veth (64 with a real NIC's FCS)
@@ -59,56 +59,15 @@ function parseArgs(args: string[]): Options {
   return o;
 }
 
-// ---- child processes: every one tracked and killed by PID on every way out ----
-
-const live = new Set<ChildProcess>();
-interface Tracked { child: ChildProcess; out: { text: string }; exited: Promise<number | null> }
-
-function track(child: ChildProcess, what: string): Tracked {
-  live.add(child);
-  const out = { text: '' };
-  child.stdout!.on('data', (d) => { out.text += d; });
-  child.stderr!.on('data', (d) => { out.text += d; });
-  const exited = new Promise<number | null>((resolve) => {
-    child.on('exit', (code) => { live.delete(child); resolve(code); });
-    child.on('error', (e) => { live.delete(child); out.text += `\n(${what}: ${e.message})`; resolve(-1); });
-  });
-  return { child, out, exited };
-}
-
-function killNow(child: ChildProcess, sig: NodeJS.Signals = 'SIGKILL'): void {
-  if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-    try { process.kill(child.pid, sig); } catch { /* already gone */ }
-  }
-}
-
-async function stop(t: Tracked, sig: NodeJS.Signals = 'SIGINT', graceMs = 5000): Promise<number | null> {
-  killNow(t.child, sig);
-  const timer = setTimeout(() => killNow(t.child, 'SIGKILL'), graceMs);
-  const code = await t.exited;
-  clearTimeout(timer);
-  return code;
-}
-
-function waitFor(t: Tracked, pattern: RegExp, timeoutMs: number, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const tick = setInterval(() => {
-      if (pattern.test(t.out.text)) { clearInterval(tick); resolve(); }
-      else if (t.child.exitCode !== null || t.child.signalCode !== null) { clearInterval(tick); reject(new Error(`${what} exited before it was ready:\n${t.out.text}`)); }
-      else if (Date.now() - started > timeoutMs) { clearInterval(tick); reject(new Error(`${what} not ready within ${timeoutMs} ms:\n${t.out.text}`)); }
-    }, 20);
-  });
-}
+/** Every child started: killed by PID on every way out. */
+const children = new Children();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** udp_blast from the peer namespace; resolves with its JSON result line. */
 async function blast(p: NsPair, bin: string, port: number, warmup: number, window: number, rate: number): Promise<BlastResult> {
-  const t = track(nsSpawn(p.nsB, bin, [p.ipA, String(port), String(warmup), String(window), String(rate), String(PAYLOAD), '64']), 'udp_blast');
-  const timer = setTimeout(() => killNow(t.child), (warmup + window + 10) * 1000);
-  const code = await t.exited;
-  clearTimeout(timer);
+  const t = children.track(nsSpawn(p.nsB, bin, [p.ipA, String(port), String(warmup), String(window), String(rate), String(PAYLOAD), '64']), 'udp_blast');
+  const code = await finish(t, (warmup + window + 10) * 1000);
   const line = t.out.text.trim().split('\n').pop() ?? '';
   if (code !== 0 || !line.startsWith('{')) throw new Error(`udp_blast failed (exit ${code}):\n${t.out.text}`);
   return JSON.parse(line) as BlastResult;
@@ -140,7 +99,7 @@ interface Sample { echo: BlastResult; note: string }
 async function measure(p: NsPair, blastBin: string, o: Options, hostileDir: string, h: Hostile | null): Promise<Sample> {
   let joiner: Tracked | null = null;
   if (h) {
-    joiner = track(nsSpawn(p.nsA, process.execPath, [MSH, 'run', '--iface', p.ifA, path.join(hostileDir, `${h.name}.wasm`), '--tuple', `udp:${h.port}`, ...h.args]), `msh run ${h.name}`);
+    joiner = children.track(nsSpawn(p.nsA, process.execPath, [MSH, 'run', '--iface', p.ifA, path.join(hostileDir, `${h.name}.wasm`), '--tuple', `udp:${h.port}`, ...h.args]), `msh run ${h.name}`);
     await waitFor(joiner, new RegExp(`\\[${h.name}\\] running`), 20_000, `msh run ${h.name}`);
   }
   const dropped0 = peerDropped(p);
@@ -158,7 +117,7 @@ async function measure(p: NsPair, blastBin: string, o: Options, hostileDir: stri
     }
     return { echo, note };
   } finally {
-    if (joiner) await stop(joiner);
+    if (joiner) await stop(joiner, 5000, 'SIGINT');
   }
 }
 
@@ -170,12 +129,9 @@ export async function main(args: string[]): Promise<number> {
   mkdirSync(hostileDir, { recursive: true });
   for (const h of HOSTILES) await buildStack(path.join(REPO_ROOT, 'test', 'stacks', h.name), { out: path.join(hostileDir, `${h.name}.wasm`) });
 
-  // Registered before createPair's own exit and signal hooks (listeners run in order), so
-  // children die before the namespaces go, also on Ctrl-C.
-  const killAll = () => { for (const c of live) killNow(c); };
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-  process.on('exit', killAll);
-  for (const s of signals) process.on(s, killAll);
+  // Before createPair's own exit and signal hooks (listeners run in order), so children die
+  // before the namespaces go, also on Ctrl-C.
+  children.hook();
   const p = createPair('mshbn', 48);
   const alone: BlastResult[] = [];
   const beside = new Map<string, BlastResult[]>(HOSTILES.map((h) => [h.name, []]));
@@ -183,7 +139,7 @@ export async function main(args: string[]): Promise<number> {
   try {
     peerDropRule(p);
     nsExec(p.nsB, 'ping', ['-c', '1', '-W', '2', p.ipA]);
-    host = track(nsSpawn(p.nsA, process.execPath, [MSH, 'run', '--iface', p.ifA, '--backend', 'xdp',
+    host = children.track(nsSpawn(p.nsA, process.execPath, [MSH, 'run', '--iface', p.ifA, '--backend', 'xdp',
       path.join(STACKS_DIR, 'udp-echo.wasm'), '--tuple', `udp:${GOOD_PORT}`]), 'msh run udp-echo');
     await waitFor(host, /\[udp-echo\] running/, 20_000, 'msh run udp-echo');
     console.log(`neighbours: 64-byte UDP echo by udp-echo (msh, ${(host.out.text.match(/msh host on [^\n]*/) ?? ['AF_XDP'])[0].trim()}), ` +
@@ -205,11 +161,8 @@ export async function main(args: string[]): Promise<number> {
       if (host.child.exitCode !== null) throw new Error(`the msh host exited:\n${host.out.text}`);
     }
   } finally {
-    if (host) await stop(host);
-    killAll();
-    for (const c of [...live]) await new Promise((r) => { c.once('exit', r); setTimeout(r, 2000); });
-    process.off('exit', killAll);
-    for (const s of signals) process.off(s, killAll);
+    if (host) await stop(host, 5000, 'SIGINT');
+    await children.release();
     destroyPair(p);
   }
   const aloneK = median(alone.map((x) => x.echo_pps)) / 1e3;

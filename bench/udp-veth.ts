@@ -15,11 +15,11 @@
 // result. Everything started is killed by PID, and the namespaces are removed, also when
 // a round fails or the run is interrupted.
 
-import { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { createPair, destroyPair, nsExec, nsSpawn, NsPair } from '../host/src/netns.js';
 import { REPO_ROOT, STACKS_DIR } from '../host/src/paths.js';
 import { buildC, emit, median, round } from './_common.js';
+import { Children, finish, stop, waitFor } from './_procs.js';
 
 const PORT = 7;
 const PAYLOAD = 18; // 14 + 20 + 8 + 18 = 60 bytes on the veth, 64 with the FCS of a real NIC
@@ -48,51 +48,12 @@ function parseArgs(args: string[]): Options {
   return o;
 }
 
-/** Every child still running: killed by PID on every way out. */
-const live = new Set<ChildProcess>();
-
-function track(child: ChildProcess, what: string): { child: ChildProcess; out: { text: string }; exited: Promise<number | null> } {
-  live.add(child);
-  const out = { text: '' };
-  child.stdout!.on('data', (d) => { out.text += d; });
-  child.stderr!.on('data', (d) => { out.text += d; });
-  const exited = new Promise<number | null>((resolve) => {
-    child.on('exit', (code) => { live.delete(child); resolve(code); });
-    child.on('error', (e) => { live.delete(child); out.text += `\n(${what}: ${e.message})`; resolve(-1); });
-  });
-  return { child, out, exited };
-}
-
-function killNow(child: ChildProcess, sig: NodeJS.Signals = 'SIGKILL'): void {
-  if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-    try { process.kill(child.pid, sig); } catch { /* already gone */ }
-  }
-}
-
-/** SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. */
-async function stop(t: ReturnType<typeof track>, graceMs = 3000): Promise<void> {
-  killNow(t.child, 'SIGTERM');
-  const timer = setTimeout(() => killNow(t.child, 'SIGKILL'), graceMs);
-  await t.exited;
-  clearTimeout(timer);
-}
-
-function waitFor(t: ReturnType<typeof track>, pattern: RegExp, timeoutMs: number, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const tick = setInterval(() => {
-      if (pattern.test(t.out.text)) { clearInterval(tick); resolve(); }
-      else if (t.child.exitCode !== null || t.child.signalCode !== null) { clearInterval(tick); reject(new Error(`${what} exited before it was ready:\n${t.out.text}`)); }
-      else if (Date.now() - started > timeoutMs) { clearInterval(tick); reject(new Error(`${what} not ready within ${timeoutMs} ms:\n${t.out.text}`)); }
-    }, 20);
-  });
-}
+/** Every child started: killed by PID on every way out. */
+const children = new Children();
 
 async function blast(p: NsPair, bin: string, o: Options): Promise<BlastResult> {
-  const t = track(nsSpawn(p.nsB, bin, [p.ipA, String(PORT), String(o.warmup), String(o.window), String(o.rate), String(PAYLOAD), String(o.batch)]), 'udp_blast');
-  const timer = setTimeout(() => killNow(t.child), (o.warmup + o.window + 10) * 1000);
-  const code = await t.exited;
-  clearTimeout(timer);
+  const t = children.track(nsSpawn(p.nsB, bin, [p.ipA, String(PORT), String(o.warmup), String(o.window), String(o.rate), String(PAYLOAD), String(o.batch)]), 'udp_blast');
+  const code = await finish(t, (o.warmup + o.window + 10) * 1000);
   const line = t.out.text.trim().split('\n').pop() ?? '';
   if (code !== 0 || !line.startsWith('{')) throw new Error(`udp_blast failed (exit ${code}):\n${t.out.text}`);
   return JSON.parse(line) as BlastResult;
@@ -100,7 +61,7 @@ async function blast(p: NsPair, bin: string, o: Options): Promise<BlastResult> {
 
 /** One round against msh: start `msh run` in namespace A, blast, stop it. */
 async function roundMsh(p: NsPair, blastBin: string, o: Options, gso: 'on' | 'off'): Promise<{ r: BlastResult; note: string }> {
-  const t = track(nsSpawn(p.nsA, process.execPath, [MSH, 'run', '--iface', p.ifA, '--backend', o.backend, '--gso', gso,
+  const t = children.track(nsSpawn(p.nsA, process.execPath, [MSH, 'run', '--iface', p.ifA, '--backend', o.backend, '--gso', gso,
     path.join(STACKS_DIR, 'udp-echo.wasm'), '--tuple', `udp:${PORT}`]), 'msh');
   try {
     await waitFor(t, /\[udp-echo\] running/, 20_000, 'msh run');
@@ -113,7 +74,7 @@ async function roundMsh(p: NsPair, blastBin: string, o: Options, gso: 'on' | 'of
 
 /** One round against the kernel: the C recvmmsg/sendmmsg echo in namespace A. */
 async function roundKernel(p: NsPair, echoBin: string, blastBin: string, o: Options): Promise<{ r: BlastResult; note: string }> {
-  const t = track(nsSpawn(p.nsA, echoBin, [p.ipA, String(PORT), '256']), 'udp_echo_kernel');
+  const t = children.track(nsSpawn(p.nsA, echoBin, [p.ipA, String(PORT), '256']), 'udp_echo_kernel');
   try {
     await waitFor(t, /^ready$/m, 5000, 'udp_echo_kernel');
     const r = await blast(p, blastBin, o);
@@ -134,12 +95,9 @@ export async function main(args: string[]): Promise<number> {
   if (process.getuid?.() !== 0) throw new Error('udp-veth needs root (network namespaces, AF_XDP)');
   const blastBin = buildC('udp_blast');
   const echoBin = buildC('udp_echo_kernel');
-  // Registered before createPair's own exit and signal hooks (listeners run in order), so
-  // children die before the namespaces go, also on Ctrl-C.
-  const killAll = () => { for (const c of live) killNow(c); };
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-  process.on('exit', killAll);
-  for (const s of signals) process.on(s, killAll);
+  // Before createPair's own exit and signal hooks (listeners run in order), so children die
+  // before the namespaces go, also on Ctrl-C.
+  children.hook();
   const p = createPair('mshbv', 77);
   const msh: BlastResult[] = [];
   const mshNoGso: BlastResult[] = [];
@@ -165,10 +123,7 @@ export async function main(args: string[]): Promise<number> {
       console.log(`  round ${i} kernel ${describe(b.r)}`);
     }
   } finally {
-    killAll();
-    for (const c of [...live]) await new Promise((r) => { c.once('exit', r); setTimeout(r, 2000); });
-    process.off('exit', killAll);
-    for (const s of signals) process.off(s, killAll);
+    await children.release();
     destroyPair(p);
   }
   const mshK = median(msh.map((r) => r.echo_pps)) / 1e3;

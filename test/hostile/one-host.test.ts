@@ -90,7 +90,9 @@ describe('hostile stacks in the same msh run as udp-echo', () => {
   it('infinite loop: in the background while it spins, stopped by --cpu-budget, failed with a reason naming the budget', async () => {
     poke(p, 6000);
     const st = await waitForStatus(p, 'looper', (s) => s.state === 'failed', 'failed');
-    expect(st.reason).toMatch(/^cpu budget exceeded: a call into the stack ran longer than 200 ms$/);
+    // Stopped when it has used its budget in CPU time, or (at background priority on a
+    // busy machine it may get little CPU) after ten budgets of time.
+    expect(st.reason).toMatch(/^cpu budget exceeded: a call into the stack ran (longer than 200 ms|\d+ ms, 10 times its budget of 200 ms \(only \d+ ms of it on a CPU: the machine is overloaded\))$/);
     expect(st.limits.cpuBudgetMs).toBe(200);
     expect(st.counters.budget_overruns).toBe(1);
     expect(st.counters.spinning_calls).toBe(1); // seen spinning, sent to background priority

@@ -76,6 +76,13 @@ export interface StackEvent {
   message: string;
 }
 
+/**
+ * --cpu-budget counts the CPU time of a call (its thread's, from a sample taken
+ * SPIN_CALL_NS into the call; before that the call is taken to have had a CPU all along).
+ * A call that ran past its budget but got less CPU than that (the machine is overloaded,
+ * or it waits at background priority) is stopped only after this many budgets of time.
+ */
+const BUDGET_WALL_FACTOR = 10n;
 /** A call running longer than this is checked for spinning (checkBudgets)... */
 const SPIN_CALL_NS = 10_000_000n;
 /** ...and spins if its thread then uses this much more CPU time before it returns. (A
@@ -121,8 +128,8 @@ export class StackHandle {
   worker: Worker | null = null;
   /** Linux TID of the running instance's worker thread (0: unknown). */
   tid = 0;
-  /** CPU time of the worker thread sampled during a long call (checkBudgets). */
-  spinProbe: { call: bigint; cpuNs: number } | null = null;
+  /** CPU time of the worker thread sampled (at `at`) during a long call (checkBudgets). */
+  spinProbe: { call: bigint; cpuNs: number; at: bigint } | null = null;
   /** The call (its start time) whose thread runs at background priority; 0n: none. */
   demotedCall = 0n;
   control = new SharedArrayBuffer(CONTROL_BYTES);
@@ -353,7 +360,8 @@ export class StackHost extends EventEmitter {
    * SPIN_CPU_NS of CPU time since: it spins, it is not merely waiting for a CPU) runs at
    * background priority (nice 19) until it returns, so that until its budget ends it takes
    * only CPU time the other stacks do not want. Judged by the thread's own CPU time, a
-   * stack that is slow only because the machine is busy is not pushed back further.
+   * stack that is slow only because the machine is busy is not pushed back further, and
+   * is not stopped before BUDGET_WALL_FACTOR budgets of time have passed.
    */
   private checkBudgets(): void {
     const now = process.hrtime.bigint();
@@ -362,22 +370,39 @@ export class StackHost extends EventEmitter {
       const start = new BigInt64Array(h.control, 16, 1)[0];
       if (h.demotedCall !== 0n && start !== h.demotedCall) this.endSpin(h);
       if (start === 0n) continue;
+      const wall = now - start;
+      if (h.tid && wall > SPIN_CALL_NS) this.probeCall(h, start, now);
       const budgetMs = h.spec.cpuBudgetMs ?? DEFAULTS.cpuBudgetMs;
-      if (now - start > BigInt(Math.round(budgetMs * 1e6))) {
-        h.budgetOverruns++;
-        this.onFailure(h, `cpu budget exceeded: a call into the stack ran longer than ${budgetMs} ms`);
-        continue;
-      }
-      if (h.tid && h.demotedCall === 0n && now - start > SPIN_CALL_NS) this.probeSpin(h, start);
+      const budgetNs = BigInt(Math.round(budgetMs * 1e6));
+      if (wall <= budgetNs) continue;
+      const cpu = this.callCpuNs(h, start);
+      if (cpu >= 0 && cpu < Number(budgetNs) && wall <= budgetNs * BUDGET_WALL_FACTOR) continue;
+      h.budgetOverruns++;
+      this.onFailure(h, cpu >= 0 && cpu < Number(budgetNs)
+        ? `cpu budget exceeded: a call into the stack ran ${Number(wall / 1_000_000n)} ms, ${BUDGET_WALL_FACTOR} times its budget of ${budgetMs} ms (only ${Math.round(cpu / 1e6)} ms of it on a CPU: the machine is overloaded)`
+        : `cpu budget exceeded: a call into the stack ran longer than ${budgetMs} ms`);
     }
   }
 
-  private probeSpin(h: StackHandle, call: bigint): void {
-    const cpuNs = threadCpuNs(h.tid);
-    if (cpuNs < 0) return;
+  /** CPU time the running call `call` has used so far, or -1 when it is not known. */
+  private callCpuNs(h: StackHandle, call: bigint): number {
     const p = h.spinProbe;
-    if (!p || p.call !== call) { h.spinProbe = { call, cpuNs }; return; }
-    if (cpuNs - p.cpuNs < SPIN_CPU_NS) return;
+    if (!h.tid || !p || p.call !== call) return -1;
+    const cpuNs = threadCpuNs(h.tid);
+    return cpuNs < 0 ? -1 : cpuNs - p.cpuNs + Number(p.at - call);
+  }
+
+  /** Samples the thread's CPU time once per long call; demotes the call if it spins. */
+  private probeCall(h: StackHandle, call: bigint, now: bigint): void {
+    const p = h.spinProbe;
+    if (!p || p.call !== call) {
+      const cpuNs = threadCpuNs(h.tid);
+      if (cpuNs >= 0) h.spinProbe = { call, cpuNs, at: now };
+      return;
+    }
+    if (h.demotedCall !== 0n) return;
+    const cpuNs = threadCpuNs(h.tid);
+    if (cpuNs < 0 || cpuNs - p.cpuNs < SPIN_CPU_NS) return;
     try {
       setPriority(h.tid, 19);
       h.demotedCall = call;

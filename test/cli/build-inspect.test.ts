@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { REPO_ROOT } from '../../host/src/paths.js';
+import { writeOtherWorldComponent } from '../helpers/stacks.js';
 
 const OUT = path.join(REPO_ROOT, 'build', 'test', 'cli');
 
@@ -55,17 +56,8 @@ describe('msh build / msh inspect', () => {
   }, 120_000);
 
   it('refuses a component for another world and shows that world', async () => {
-    const asc = (await import('assemblyscript/asc')).default;
-    let core: Uint8Array | null = null;
-    const res = await asc.main(['test/stacks/other-world/index.ts', '--outFile', 'o.wasm', '--runtime', 'stub', '--baseDir', REPO_ROOT], {
-      writeFile: (n: string, c: any) => { if (n.endsWith('.wasm')) core = c; },
-      stdout: { write: () => true } as any, stderr: { write: () => true } as any,
-    });
-    expect(res.error).toBeNull();
-    const { componentEmbed, componentNew } = await import('@bytecodealliance/jco-transpile/wasm-tools');
-    const embedded = await componentEmbed({ binary: core!, witSource: 'package other:thing; world thing { export hello: func() -> u32; }', world: 'other:thing/thing' } as any);
     const f = path.join(OUT, 'other-world.wasm');
-    writeFileSync(f, await componentNew(embedded));
+    await writeOtherWorldComponent(f);
     const r = msh('inspect', f);
     expect(r.code).not.toBe(0);
     expect(r.err).toMatch(/does not implement the world multistack:stack\/stack/);

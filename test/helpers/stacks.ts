@@ -1,6 +1,6 @@
 // Builds stacks once per test run (shipped ones and test-only ones) into build/test/.
 import path from 'node:path';
-import { existsSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { buildStack } from '../../host/src/build/build.js';
 import { REPO_ROOT } from '../../host/src/paths.js';
 
@@ -31,4 +31,21 @@ export function stackComponent(name: string): Promise<Uint8Array> {
 
 export function stackPath(name: string): string {
   return path.join(REPO_ROOT, 'build', 'test', `${name}.wasm`);
+}
+
+/**
+ * Writes to `file` a valid component of another world (`other:thing/thing`, exporting
+ * `hello`), built from test/stacks/other-world: what msh must refuse as a stack.
+ */
+export async function writeOtherWorldComponent(file: string): Promise<void> {
+  const asc = (await import('assemblyscript/asc')).default;
+  let core: Uint8Array | null = null;
+  const res = await asc.main(['test/stacks/other-world/index.ts', '--outFile', 'o.wasm', '--runtime', 'stub', '--baseDir', REPO_ROOT], {
+    writeFile: (n: string, c: any) => { if (n.endsWith('.wasm')) core = c; },
+    stdout: { write: () => true } as any, stderr: { write: () => true } as any,
+  });
+  if (res.error || !core) throw new Error(`building test/stacks/other-world failed: ${res.error}`);
+  const { componentEmbed, componentNew } = await import('@bytecodealliance/jco-transpile/wasm-tools');
+  const embedded = await componentEmbed({ binary: core, witSource: 'package other:thing; world thing { export hello: func() -> u32; }', world: 'other:thing/thing' } as any);
+  writeFileSync(file, await componentNew(embedded));
 }

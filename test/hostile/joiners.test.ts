@@ -3,10 +3,9 @@
 // namespace pair: a TX flooder with and without --tx-rate, stacks that try to take tuples
 // that are not theirs, a stack that fails on its own, a component that is not a stack.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createPair, destroyPair, nsExec, NsPair } from '../../host/src/netns.js';
-import { REPO_ROOT } from '../../host/src/paths.js';
+import { writeOtherWorldComponent } from '../helpers/stacks.js';
 import { MshProcess, udpRequest } from '../run/msh-process.js';
 import { buildStacks, burst, cpuSeconds, echoes, isUp, peerDatagrams, poke, stackStatus, status, waitForStatus } from './hostile-env.js';
 
@@ -164,17 +163,8 @@ describe('hostile stacks joining a running msh host', () => {
     }, 30_000);
 
     it('a component for another world is refused before it reaches the host', async () => {
-      const asc = (await import('assemblyscript/asc')).default;
-      let core: Uint8Array | null = null;
-      const res = await asc.main(['test/stacks/other-world/index.ts', '--outFile', 'o.wasm', '--runtime', 'stub', '--baseDir', REPO_ROOT], {
-        writeFile: (n: string, c: any) => { if (n.endsWith('.wasm')) core = c; },
-        stdout: { write: () => true } as any, stderr: { write: () => true } as any,
-      });
-      expect(res.error).toBeNull();
-      const { componentEmbed, componentNew } = await import('@bytecodealliance/jco-transpile/wasm-tools');
-      const embedded = await componentEmbed({ binary: core!, witSource: 'package other:thing; world thing { export hello: func() -> u32; }', world: 'other:thing/thing' } as any);
       const file = path.join(stacks.dir, 'other-world.wasm');
-      writeFileSync(file, await componentNew(embedded));
+      await writeOtherWorldComponent(file);
       const o = run(file, '--tuple', 'udp:6103');
       expect(await o.exited).toBe(1);
       expect(o.output).toMatch(/does not implement the world multistack:stack\/stack/);

@@ -18,6 +18,8 @@ const isRoot = process.getuid?.() === 0;
 /** Route name -> body size. */
 const SIZES: Record<string, number> = { '1k': 1024, '64k': 65536, '1m': 1 << 20, '10m': 10 << 20 };
 
+// Needs root (network namespaces, veth, AF_XDP): CI and this machine run as root, so it
+// runs there; without root it is skipped, not failed.
 describe.skipIf(!isRoot)('http-server under msh run: curl and wrk against it', () => {
   let p: NsPair;
   let msh: MshProcess | null = null;

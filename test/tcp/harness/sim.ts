@@ -837,6 +837,24 @@ function segmentWorld(sink: CaptureSink, cfg: TcpConfig): TcpEndpoint {
   return new TcpEndpoint(sink, cfg, sec);
 }
 
+/** Our FIN's sequence number in the last closedFirst(). */
+let lastFinSeq: u32 = 0;
+/**
+ * `p` connects; we close first and the peer ACKs our FIN with its own: the connection
+ * (returned) is in TIME-WAIT, and lastFinSeq holds our FIN's sequence number.
+ */
+function closedFirst(ep: TcpEndpoint, sink: CaptureSink, p: Peer, i: i32): TcpConnection {
+  const c = p.connect()!;
+  c.close();
+  ep.poll(simNow);
+  const fin = sink.last();
+  lastFinSeq = fin.seq;
+  p.send(TCP_ACK | TCP_FIN, p.seq, fin.seq + 1, 0);
+  ep.poll(simNow);
+  check(c.state == TcpState.TIME_WAIT, "TIME-WAIT " + i.toString());
+  return c;
+}
+
 /** RFC 5961 RST handling and out-of-window segments on an established connection. */
 export function hostileSegments(): i32 {
   failures = 0;
@@ -1041,14 +1059,7 @@ export function tableLimit(): i32 {
   ep.listen(80, 100, new Acceptor(app));
   // Eight connections, each closed by us first (so we hold TIME-WAIT).
   for (let i = 0; i < 8; i++) {
-    const p = new Peer(ep, sink, 0x0a000000 | (<u32>i << 24) | 0x0a, <u16>(20000 + i));
-    const c = p.connect()!;
-    c.close();
-    ep.poll(simNow);
-    const fin = sink.last();
-    p.send(TCP_ACK | TCP_FIN, p.seq, fin.seq + 1, 0);
-    ep.poll(simNow);
-    check(c.state == TcpState.TIME_WAIT, "TIME-WAIT " + i.toString());
+    closedFirst(ep, sink, new Peer(ep, sink, 0x0a000000 | (<u32>i << 24) | 0x0a, <u16>(20000 + i)), i);
   }
   check(ep.count == 8 && ep.timeWaitCount == 8, "table full of TIME-WAIT");
   const p = new Peer(ep, sink, 0x6400000a, 30000);
@@ -1081,14 +1092,8 @@ export function timeWaitTimer(): i32 {
   for (let i = 0; i < 3; i++) {
     simNow = t0 + <u64>i * SEC;
     const p = new Peer(ep, sink, 0x0a000000 | (<u32>(i + 1) << 24) | 0x0a, <u16>(21000 + i));
-    const c = p.connect()!;
-    c.close();
-    ep.poll(simNow);
-    const fin = sink.last();
-    p.send(TCP_ACK | TCP_FIN, p.seq, fin.seq + 1, 0);
-    ep.poll(simNow);
-    check(c.state == TcpState.TIME_WAIT, "TIME-WAIT " + i.toString());
-    peers.push(p); conns.push(c); finSeq.push(fin.seq);
+    const c = closedFirst(ep, sink, p, i);
+    peers.push(p); conns.push(c); finSeq.push(lastFinSeq);
   }
   check(ep.timeWaitCount == 3 && ep.timers.size == 0, "three TIME-WAIT, none in the timer heap");
   check(ep.nextDeadline(simNow) == t0 + 10 * SEC, "next deadline: the oldest TIME-WAIT end");

@@ -13,9 +13,14 @@ import time
 host, port, bursts = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 fam = socket.AF_INET6 if ':' in host else socket.AF_INET
 flows = [socket.socket(fam, socket.SOCK_DGRAM) for _ in range(2)]
+SO_RCVBUFFORCE = 33  # root: past net.core.rmem_max, so no echo is lost at this socket
 for s in flows:
     s.connect((host, port))
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 32 << 20)
+    except OSError:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 << 20)
+    s.setblocking(False)
 
 
 def payload(flow, burst, i, size):
@@ -25,6 +30,22 @@ def payload(flow, burst, i, size):
 
 
 sent = [[] for _ in flows]
+got = [[] for _ in flows]
+
+
+def drain():
+    # Echoes read as they come (between bursts too), so none waits in a full buffer.
+    idle = True
+    for f, s in enumerate(flows):
+        while True:
+            try:
+                got[f].append(s.recv(65535))
+                idle = False
+            except BlockingIOError:
+                break
+    return idle
+
+
 sizes = [24, 100, 512, 1000, 1400, 1452]
 for b in range(bursts):
     size = sizes[b % len(sizes)]
@@ -32,23 +53,19 @@ for b in range(bursts):
     for f, s in enumerate(flows):
         for i in range(n):
             p = payload(f, b, i, size if i + 1 < n else max(1, size // 2))
-            s.send(p)
+            while True:
+                try:
+                    s.send(p)
+                    break
+                except BlockingIOError:
+                    drain()
             sent[f].append(p)
+    drain()
 
-got = [[] for _ in flows]
 want = sum(len(x) for x in sent)
 deadline = time.time() + 5
-for s in flows:
-    s.setblocking(False)
 while sum(len(x) for x in got) < want and time.time() < deadline:
-    idle = True
-    for f, s in enumerate(flows):
-        try:
-            got[f].append(s.recv(65535))
-            idle = False
-        except BlockingIOError:
-            pass
-    if idle:
+    if drain():
         time.sleep(0.001)
 
 result = {'sent': want, 'echoed': 0, 'corrupt': 0, 'out_of_order': 0}

@@ -128,22 +128,22 @@ uint32_t plan_tx_runs(const FrameRef* frames, uint32_t n, TxGroup* out, const Gs
   const uint32_t max_segs = std::min(limits.max_segments, kGsoMaxSegments);
   const uint32_t max_len = std::min<uint32_t>(limits.max_ip_len, 65535);
   uint32_t ng = 0;
-  auto add = [&](uint32_t first, uint32_t count, bool gso) {
+  auto add_single = [&](uint32_t first) {
     // Consecutive single frames form one group.
-    if (!gso && ng && !out[ng - 1].gso && out[ng - 1].first + out[ng - 1].count == first)
-      out[ng - 1].count += count;
+    if (ng && !out[ng - 1].gso && out[ng - 1].first + out[ng - 1].count == first)
+      out[ng - 1].count++;
     else
-      out[ng++] = TxGroup{first, count, gso};
+      out[ng++] = TxGroup{first, 1, false};
   };
   uint32_t i = 0;
   Seg next = n ? describe(frames[0]) : Seg{};
   while (i < n) {
     const Seg head = next;
     uint32_t j = i + 1;
+    Seg prev = head;
     if (head.kind != Kind::None) {
       const uint32_t l3_hdr = head.hdr_len - kEthHdrLen;
       uint32_t ip_len = l3_hdr + head.payload;
-      Seg prev = head;
       for (; j < n && j - i < max_segs; ++j) {
         const Seg s = describe(frames[j]);
         if (!extends(frames[i], head, prev, frames[j], s) || ip_len + s.payload > max_len) {
@@ -157,41 +157,39 @@ uint32_t plan_tx_runs(const FrameRef* frames, uint32_t n, TxGroup* out, const Gs
     } else {
       next = j < n ? describe(frames[j]) : Seg{};
     }
-    add(i, j - i, j - i >= 2);
+    if (j - i >= 2)
+      out[ng++] = TxGroup{i, j - i, true, uint16_t(head.hdr_len), uint16_t(head.payload),
+                          uint16_t(prev.payload)};
+    else
+      add_single(i);
     i = j;
   }
   return ng;
 }
 
-FrameRef gso_payload(const FrameRef& f) {
-  const Seg s = describe(f);
-  return FrameRef{f.data + s.hdr_len, s.payload};
-}
-
-uint32_t build_gso_header(const FrameRef* frames, uint32_t count, uint8_t* hdr) {
-  const Seg head = describe(frames[0]);
-  const Seg last = describe(frames[count - 1]);
-  uint32_t payload = 0;
-  for (uint32_t k = 0; k < count; ++k) payload += k + 1 == count ? last.payload : head.payload;
-  // Middle frames were checked by plan_tx_runs to carry head.payload bytes each.
-
-  const bool tcp = head.kind == Kind::Tcp4 || head.kind == Kind::Tcp6;
-  const bool v4 = head.kind == Kind::Tcp4 || head.kind == Kind::Udp4;
+uint32_t build_gso_header(const FrameRef* frames, const TxGroup& g, uint8_t* hdr) {
+  const uint8_t* first = frames[g.first].data;
+  const uint8_t* last = frames[g.first + g.count - 1].data;
+  const uint32_t payload = (g.count - 1) * g.seg_len + g.last_len;
+  // plan_tx_runs accepted only untagged IPv4 without options and IPv6 without extension
+  // headers, TCP or UDP: the EtherType and the protocol byte say which.
+  const bool v4 = first[12] == 0x08;
   const uint32_t l3 = kEthHdrLen, l4 = l3 + (v4 ? 20 : 40);
-  const uint32_t l4_len = head.hdr_len - l4 + payload;
+  const bool tcp = first[l3 + (v4 ? 9 : 6)] == kProtoTcp;
+  const uint32_t l4_len = g.hdr_len - l4 + payload;
 
   VnetHdr vh{};
   vh.flags = kVnetNeedsCsum;
   vh.gso_type = tcp ? (v4 ? kVnetGsoTcp4 : kVnetGsoTcp6) : kVnetGsoUdpL4;
   // Little-endian fields, like the host (x86-64).
-  vh.hdr_len = uint16_t(head.hdr_len);
-  vh.gso_size = uint16_t(head.payload);
+  vh.hdr_len = g.hdr_len;
+  vh.gso_size = g.seg_len;
   vh.csum_start = uint16_t(l4);
   vh.csum_offset = tcp ? 16 : 6;
   memcpy(hdr, &vh, sizeof vh);
 
   uint8_t* h = hdr + sizeof vh;
-  memcpy(h, frames[0].data, head.hdr_len);
+  memcpy(h, first, g.hdr_len);
   uint32_t pseudo = 0;
   if (v4) {
     store_be16(h + l3 + 2, uint16_t(20 + l4_len));
@@ -204,13 +202,13 @@ uint32_t build_gso_header(const FrameRef* frames, uint32_t count, uint8_t* hdr) 
   }
   pseudo += (tcp ? kProtoTcp : kProtoUdp) + l4_len;
   if (tcp) {
-    h[l4 + 13] = last.flags;  // PSH/FIN of the last frame
+    h[l4 + 13] = last[l4 + 13];  // PSH/FIN of the last frame
   } else {
     store_be16(h + l4 + 4, uint16_t(l4_len));
   }
   // CHECKSUM_PARTIAL: the field holds the pseudo-header sum, the kernel adds the rest.
   store_be16(h + l4 + (tcp ? 16 : 6), fold(pseudo));
-  return uint32_t(sizeof vh) + head.hdr_len;
+  return uint32_t(sizeof vh) + g.hdr_len;
 }
 
 GsoLimits gso_limits_of(const char* ifname) {
@@ -272,9 +270,9 @@ uint32_t GsoSocket::send(const FrameRef* frames, const TxGroup* groups, uint32_t
       const FrameRef* f = frames + g.first;
       msgs[k] = mmsghdr{};
       msgs[k].msg_hdr.msg_iov = iov + v;
-      iov[v++] = iovec{hdrs[k], build_gso_header(f, g.count, hdrs[k])};
+      iov[v++] = iovec{hdrs[k], build_gso_header(frames, g, hdrs[k])};
       for (uint32_t s = 0; s < g.count; ++s) {
-        const FrameRef p = gso_payload(f[s]);
+        const FrameRef p = gso_payload(frames, g, s);
         iov[v++] = iovec{const_cast<uint8_t*>(p.data), p.len};
       }
       msgs[k].msg_hdr.msg_iovlen = g.count + 1;

@@ -26,10 +26,14 @@
 namespace msh {
 
 // One group of a TX batch, in order: `count` frames from `first` on, to send either one
-// by one (gso false) or as one GSO packet (gso true, count >= 2).
+// by one (gso false) or as one GSO packet (gso true, count >= 2). For a GSO group, what
+// plan_tx_runs found so nothing is parsed twice: every frame's headers are `hdr_len`
+// bytes (Ethernet to the end of TCP/UDP), followed by `seg_len` bytes of payload, the
+// last frame's by `last_len`.
 struct TxGroup {
   uint32_t first, count;
   bool gso;
+  uint16_t hdr_len = 0, seg_len = 0, last_len = 0;
 };
 
 // At most this many segments in one GSO packet (the kernel's UDP limit is 64 or 128
@@ -54,13 +58,15 @@ GsoLimits gso_limits_of(const char* ifname);
 uint32_t plan_tx_runs(const FrameRef* frames, uint32_t n, TxGroup* out,
                       const GsoLimits& limits = GsoLimits{});
 
-// Writes the virtio_net_hdr and the GSO packet's headers for the run frames[0..count)
-// (a gso group of plan_tx_runs) to `hdr` (room for kGsoHdrMax bytes); the packet is
+// Writes the virtio_net_hdr and the GSO packet's headers for the gso group `g` of
+// `frames` (plan_tx_runs' input) to `hdr` (room for kGsoHdrMax bytes); the packet is
 // that header followed by each frame's payload (gso_payload). Returns the header length.
 constexpr uint32_t kGsoHdrMax = 10 + 14 + 40 + 60;
-uint32_t build_gso_header(const FrameRef* frames, uint32_t count, uint8_t* hdr);
-// Where frame f's payload starts and how long it is (f must be part of a run).
-FrameRef gso_payload(const FrameRef& f);
+uint32_t build_gso_header(const FrameRef* frames, const TxGroup& g, uint8_t* hdr);
+// The payload of the k-th frame of gso group `g`.
+inline FrameRef gso_payload(const FrameRef* frames, const TxGroup& g, uint32_t k) {
+  return FrameRef{frames[g.first + k].data + g.hdr_len, k + 1 == g.count ? g.last_len : g.seg_len};
+}
 
 // An AF_PACKET socket that sends GSO packets on one interface. It receives nothing
 // (protocol 0, never bound). One per port, so that a flooding port fills only its own

@@ -96,11 +96,13 @@ std::vector<uint8_t> segment(int kind, bool ts, uint32_t seq, uint32_t len, uint
   return f;
 }
 
-// Cuts the GSO packet (vnet header + headers `h`, payloads of `run`) as the kernel does
-// and compares every segment with the frame it came from.
-void check_run(const FrameRef* run, uint32_t count) {
+// Cuts the GSO packet of group `g` (vnet header + headers `h`, payloads of its frames)
+// as the kernel does and compares every segment with the frame it came from.
+void check_run(const FrameRef* frames, const TxGroup& g) {
+  const FrameRef* run = frames + g.first;
+  const uint32_t count = g.count;
   uint8_t hdr[kGsoHdrMax];
-  const uint32_t hlen = build_gso_header(run, count, hdr);
+  const uint32_t hlen = build_gso_header(frames, g, hdr);
   CHECK(hlen > 10 && hlen <= kGsoHdrMax);
   const uint8_t* vh = hdr;
   const uint8_t* h = hdr + 10;
@@ -112,7 +114,7 @@ void check_run(const FrameRef* run, uint32_t count) {
   CHECK(tcp ? coff == 16 : (gso_type == 5 && coff == 6));
   std::vector<uint8_t> payload;
   for (uint32_t i = 0; i < count; i++) {
-    const FrameRef p = gso_payload(run[i]);
+    const FrameRef p = gso_payload(frames, g, i);
     CHECK(p.data >= run[i].data && p.data + p.len <= run[i].data + run[i].len);
     payload.insert(payload.end(), p.data, p.data + p.len);
   }
@@ -185,12 +187,12 @@ void check_batch(const std::vector<std::vector<uint8_t>>& bufs, const GsoLimits&
     CHECK(!groups[g].gso || (groups[g].count >= 2 && groups[g].count <= kGsoMaxSegments &&
                              groups[g].count <= limits.max_segments));
     if (groups[g].gso) {
-      check_run(frames.data() + groups[g].first, groups[g].count);
+      check_run(frames.data(), groups[g]);
       // Within the device's limit: the packet's IP datagram is the headers plus all payloads.
       uint8_t hdr[kGsoHdrMax];
-      const uint32_t hlen = build_gso_header(frames.data() + groups[g].first, groups[g].count, hdr);
+      const uint32_t hlen = build_gso_header(frames.data(), groups[g], hdr);
       uint32_t ip_len = hlen - 10 - 14;
-      for (uint32_t k = 0; k < groups[g].count; k++) ip_len += gso_payload(frames[groups[g].first + k]).len;
+      for (uint32_t k = 0; k < groups[g].count; k++) ip_len += gso_payload(frames.data(), groups[g], k).len;
       CHECK(ip_len <= limits.max_ip_len);
     }
     next += groups[g].count;

@@ -231,23 +231,21 @@ GsoLimits gso_limits_of(const char* ifname) {
   return l;
 }
 
-int GsoSocket::open_fd(bool qdisc_bypass) {
+std::unique_ptr<GsoSocket> GsoSocket::open(int ifindex, const char* ifname, bool qdisc_bypass) {
   const int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return -1;
+  if (fd < 0) return nullptr;
   const int one = 1;
   // The send buffer bounds what this port may have in flight; 4 MiB holds a few
   // full-size GSO packets per ms at line rate (FORCE needs CAP_NET_ADMIN, which msh has).
   const int sndbuf = 4 << 20;
   if (setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) < 0 ||
       (qdisc_bypass && setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one) < 0)) {
-    const int e = errno;
     close(fd);
-    errno = e;
-    return -1;
+    return nullptr;
   }
   if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof sndbuf) < 0)
     (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
-  return fd;
+  return std::make_unique<GsoSocket>(fd, ifindex, gso_limits_of(ifname));
 }
 
 GsoSocket::~GsoSocket() {

@@ -73,9 +73,10 @@ inline FrameRef gso_payload(const FrameRef* frames, const TxGroup& g, uint32_t k
 // socket's send buffer.
 class GsoSocket {
  public:
-  // -1 with errno on failure (the caller keeps sending frame by frame). qdisc_bypass:
+  // The socket for interface `ifname` (index `ifindex`), with its limits (gso_limits_of);
+  // nullptr when it cannot be made (the caller then sends frame by frame). qdisc_bypass:
   // PACKET_QDISC_BYPASS, as the backend's own transmissions do (AF_XDP always does).
-  static int open_fd(bool qdisc_bypass);
+  static std::unique_ptr<GsoSocket> open(int ifindex, const char* ifname, bool qdisc_bypass);
   GsoSocket(int fd, int ifindex, const GsoLimits& limits)
       : fd_(fd), ifindex_(ifindex), limits_(limits) {}
   const GsoLimits& limits() const { return limits_; }

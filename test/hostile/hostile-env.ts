@@ -9,7 +9,10 @@ import { buildStack } from '../../host/src/build/build.js';
 import { REPO_ROOT } from '../../host/src/paths.js';
 import { nsExec, NsPair } from '../../host/src/netns.js';
 import type { StackStatus } from '../../host/src/runtime/stack-host.js';
-import { MSH, MshProcess, tryNs } from '../run/msh-process.js';
+import { MshProcess, linkCounters, stackStatus, status, tryNs } from '../run/msh-process.js';
+
+// `msh status` readers live with the msh process helpers; the hostile suites import them from here.
+export { linkCounters, stackStatus, status };
 
 /**
  * Builds stacks (folders under stacks/ or test/stacks/) into a directory of this test
@@ -27,18 +30,6 @@ export async function buildStacks(names: string[]): Promise<{ path: (name: strin
     path: (n) => path.join(dir, `${n}.wasm`),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
-}
-
-/** `msh status --iface <ifA> --json`, run in namespace A the way an operator would. */
-export function status(p: NsPair): StackStatus[] {
-  const out = nsExec(p.nsA, process.execPath, [MSH, 'status', '--iface', p.ifA, '--json'], { timeoutMs: 15_000 });
-  return JSON.parse(out.trim().split('\n').pop()!) as StackStatus[];
-}
-
-export function stackStatus(p: NsPair, name: string): StackStatus {
-  const s = status(p).find((x) => x.name === name);
-  if (!s) throw new Error(`msh status does not list stack '${name}'`);
-  return s;
 }
 
 /** Polls `msh status` until `name` satisfies `pred`; returns that status. */
@@ -83,12 +74,6 @@ export function burst(p: NsPair, ports: number[], count: number): void {
   const py = `import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n` +
     `for port in ${JSON.stringify(ports)}:\n    for _ in range(${count}):\n        s.sendto(b'x' * 18, ('${p.ipA}', port))\n`;
   nsExec(p.nsB, 'python3', ['-c', py], { timeoutMs: 30_000 });
-}
-
-/** The link's own counters (`msh status --link --json`): frames to the kernel, drops. */
-export function linkCounters(p: NsPair): Record<string, number> {
-  const out = nsExec(p.nsA, process.execPath, [MSH, 'status', '--iface', p.ifA, '--link', '--json'], { timeoutMs: 15_000 });
-  return (JSON.parse(out.trim().split('\n').pop()!) as { counters: Record<string, number> }).counters;
 }
 
 /**

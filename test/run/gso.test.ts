@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createPair, destroyPair, nsExec, type NsPair } from '../../host/src/netns.js';
 import { stackComponent, stackPath } from '../helpers/stacks.js';
-import { MSH, MshProcess, udpRequest } from './msh-process.js';
+import { MshProcess, stackStatus, udpRequest } from './msh-process.js';
 
 const isRoot = process.getuid?.() === 0;
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -29,10 +29,7 @@ describe.skipIf(!isRoot)('GSO: udp-echo answers bursts as GSO packets', () => {
     p = null;
   });
 
-  const counters = (pair: NsPair): Record<string, number> => {
-    const all = JSON.parse(nsExec(pair.nsA, process.execPath, [MSH, 'status', '--iface', pair.ifA, '--json'], { timeoutMs: 15_000 }));
-    return (all as { name: string; counters: Record<string, number> }[]).find((s) => s.name === 'udp-echo')!.counters;
-  };
+  const counters = (pair: NsPair): Record<string, number> => stackStatus(pair, 'udp-echo').counters;
   const peerRxPackets = (pair: NsPair): number =>
     JSON.parse(nsExec(pair.nsB, 'ip', ['-j', '-s', 'link', 'show', 'dev', pair.ifB]))[0].stats64.rx.packets;
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createPair, destroyPair, nsExec, NsPair } from '../../host/src/netns.js';
 import { stackComponent, stackPath } from '../helpers/stacks.js';
-import { MSH, MshProcess, udpRequest } from './msh-process.js';
+import { linkCounters, MshProcess, stackStatus, udpRequest } from './msh-process.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const isRoot = process.getuid?.() === 0;
@@ -28,8 +28,7 @@ describe.skipIf(!isRoot).each(['xdp', 'packet'])('malformed frames through msh r
   let stack: Record<string, number>;
   let link: Record<string, number>;
 
-  const status = (...args: string[]) => JSON.parse(nsExec(p.nsA, process.execPath, [MSH, 'status', '--iface', p.ifA, '--json', ...args]));
-  const echoCounters = () => (status() as { name: string; counters: Record<string, number> }[]).find((s) => s.name === 'udp-echo')!.counters;
+  const echoCounters = () => stackStatus(p, 'udp-echo').counters;
 
   beforeAll(async () => {
     await stackComponent('udp-echo');
@@ -40,10 +39,10 @@ describe.skipIf(!isRoot).each(['xdp', 'packet'])('malformed frames through msh r
     expect(udpRequest(p.nsB, p.ipA, 7, 'warm').out).toBe('warm');
     expect(udpRequest(p.nsB, p.ip6A, 7, 'warm6', true).out).toBe('warm6');
     stackBefore = echoCounters();
-    linkBefore = status('--link').counters;
+    linkBefore = linkCounters(p);
     result = JSON.parse(nsExec(p.nsB, '/usr/bin/python3', [path.join(here, 'malformed.py'), p.ifB, p.macA, p.ipA, p.ip6A, p.ipB, p.ip6B], { timeoutMs: 60_000 }));
     stack = echoCounters();
-    link = status('--link').counters;
+    link = linkCounters(p);
   }, 120_000);
 
   afterAll(async () => {
@@ -89,6 +88,6 @@ describe.skipIf(!isRoot).each(['xdp', 'packet'])('malformed frames through msh r
   it('keeps serving: the host is up and the stack answers', () => {
     expect(msh.exitCode).toBeNull();
     expect(udpRequest(p.nsB, p.ipA, 7, 'after').out).toBe('after');
-    expect(status().find((s: { name: string }) => s.name === 'udp-echo').state).toBe('running');
+    expect(stackStatus(p, 'udp-echo').state).toBe('running');
   });
 });

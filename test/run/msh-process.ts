@@ -2,7 +2,8 @@
 // and waits for what it prints.
 import { ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { nsSpawn, nsExec } from '../../host/src/netns.js';
+import { nsSpawn, nsExec, type NsPair } from '../../host/src/netns.js';
+import type { StackStatus } from '../../host/src/runtime/stack-host.js';
 import { REPO_ROOT } from '../../host/src/paths.js';
 
 export const MSH = path.join(REPO_ROOT, 'bin', 'msh.js');
@@ -53,4 +54,22 @@ export function tryNs(ns: string, cmd: string, args: string[], input?: string, t
 /** One UDP request/response with socat from the peer namespace. */
 export function udpRequest(ns: string, host: string, port: number, text: string, v6 = false): { out: string; status: number | null } {
   return tryNs(ns, 'socat', ['-T', '2', '-', `${v6 ? 'UDP6' : 'UDP'}:${v6 ? `[${host}]` : host}:${port}`], text);
+}
+
+/** `msh status --iface <ifA> --json`, run in namespace A the way an operator would. */
+export function status(p: NsPair): StackStatus[] {
+  const out = nsExec(p.nsA, process.execPath, [MSH, 'status', '--iface', p.ifA, '--json'], { timeoutMs: 15_000 });
+  return JSON.parse(out.trim().split('\n').pop()!) as StackStatus[];
+}
+
+export function stackStatus(p: NsPair, name: string): StackStatus {
+  const s = status(p).find((x) => x.name === name);
+  if (!s) throw new Error(`msh status does not list stack '${name}'`);
+  return s;
+}
+
+/** The link's own counters (`msh status --link --json`): frames to the kernel, drops. */
+export function linkCounters(p: NsPair): Record<string, number> {
+  const out = nsExec(p.nsA, process.execPath, [MSH, 'status', '--iface', p.ifA, '--link', '--json'], { timeoutMs: 15_000 });
+  return (JSON.parse(out.trim().split('\n').pop()!) as { counters: Record<string, number> }).counters;
 }

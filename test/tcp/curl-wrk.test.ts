@@ -11,7 +11,7 @@ import path from 'node:path';
 import { createPair, destroyPair, nsExec, type NsPair } from '../../host/src/netns.js';
 import { stackComponent, stackPath } from '../helpers/stacks.js';
 import { expectedBody, parseWrk, sha } from '../helpers/http.js';
-import { MSH, MshProcess, tryNs } from '../run/msh-process.js';
+import { MshProcess, stackStatus, tryNs } from '../run/msh-process.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -47,10 +47,7 @@ describe.skipIf(!isRoot)('http-server under msh run: curl and wrk against it', (
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const gsoCounters = (): Record<string, number> => {
-    const all = JSON.parse(nsExec(p.nsA, process.execPath, [MSH, 'status', '--iface', p.ifA, '--json'], { timeoutMs: 15_000 }));
-    return (all as { name: string; counters: Record<string, number> }[]).find((s) => s.name === 'http-server')!.counters;
-  };
+  const gsoCounters = (): Record<string, number> => stackStatus(p, 'http-server').counters;
 
   it('1 KB, 64 KB and 10 MB bodies arrive intact on fresh connections, IPv4 and IPv6', () => {
     for (const [family, host] of hosts()) {

@@ -129,7 +129,7 @@ export class StackHandle {
   /** Linux TID of the running instance's worker thread (0: unknown). */
   tid = 0;
   /** CPU time of the worker thread sampled (at `at`) during a long call (checkBudgets). */
-  spinProbe: { call: bigint; cpuNs: number; at: bigint } | null = null;
+  callProbe: { call: bigint; cpuNs: number; at: bigint } | null = null;
   /** The call (its start time) whose thread runs at background priority; 0n: none. */
   demotedCall = 0n;
   control = new SharedArrayBuffer(CONTROL_BYTES);
@@ -220,7 +220,7 @@ export class StackHost extends EventEmitter {
       txRate: handle.spec.txRate ?? 0,
     };
     handle.tid = 0;
-    handle.spinProbe = null;
+    handle.callProbe = null;
     handle.demotedCall = 0n;
     handle.state = 'starting';
     let settle!: () => void;
@@ -386,7 +386,7 @@ export class StackHost extends EventEmitter {
 
   /** CPU time the running call `call` has used so far, or -1 when it is not known. */
   private callCpuNs(h: StackHandle, call: bigint): number {
-    const p = h.spinProbe;
+    const p = h.callProbe;
     if (!h.tid || !p || p.call !== call) return -1;
     const cpuNs = threadCpuNs(h.tid);
     return cpuNs < 0 ? -1 : cpuNs - p.cpuNs + Number(p.at - call);
@@ -394,10 +394,10 @@ export class StackHost extends EventEmitter {
 
   /** Samples the thread's CPU time once per long call; demotes the call if it spins. */
   private probeCall(h: StackHandle, call: bigint, now: bigint): void {
-    const p = h.spinProbe;
+    const p = h.callProbe;
     if (!p || p.call !== call) {
       const cpuNs = threadCpuNs(h.tid);
-      if (cpuNs >= 0) h.spinProbe = { call, cpuNs, at: now };
+      if (cpuNs >= 0) h.callProbe = { call, cpuNs, at: now };
       return;
     }
     if (h.demotedCall !== 0n) return;
@@ -416,7 +416,7 @@ export class StackHost extends EventEmitter {
   /** The spinning call returned: its thread gets its usual priority back. */
   private endSpin(h: StackHandle): void {
     h.demotedCall = 0n;
-    h.spinProbe = null;
+    h.callProbe = null;
     try { setPriority(h.tid, Atomics.load(new Int32Array(h.control, 0, 4), CTRL_BASE_NICE)); } catch { /* no CAP_SYS_NICE: it stays in the background */ }
   }
 

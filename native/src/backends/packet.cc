@@ -217,11 +217,8 @@ int PacketBackend::open_port(DemuxPort& dp) {
     p.msgs[i].msg_hdr.msg_iovlen = 1;
   }
   p.tx_fd = fd;
-  if (opt_pkt_.gso) {
-    const int gfd = GsoSocket::open_fd(opt_pkt_.qdisc_bypass);
-    if (gfd >= 0) p.gso = std::make_unique<GsoSocket>(gfd, ifindex_, gso_limits_of(opt_pkt_.ifname.c_str()));
-    // else: frame by frame, as without GSO.
-  }
+  if (opt_pkt_.gso)  // null: frame by frame
+    p.gso = GsoSocket::open(ifindex_, opt_pkt_.ifname.c_str(), opt_pkt_.qdisc_bypass);
   return 0;
 }
 

@@ -552,11 +552,7 @@ int XdpBackend::on_port_added(uint32_t port) {
     return err;
   }
   p->zero_copy = zero_copy_ == 1;
-  if (gso_) {
-    const int fd = GsoSocket::open_fd(true);
-    if (fd >= 0) p->gso = std::make_unique<GsoSocket>(fd, ifindex_, gso_limits_of(ifname_.c_str()));
-    // else: frame by frame over AF_XDP, as without GSO.
-  }
+  if (gso_) p->gso = GsoSocket::open(ifindex_, ifname_.c_str(), true);  // null: frame by frame
   // Spread the ports' transmissions over the queues.
   p->txs = p->socks[slot % nqueues_].get();
   p->txs->umem->add_tx_port();

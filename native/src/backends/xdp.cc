@@ -41,6 +41,9 @@ namespace {
 constexpr uint32_t kFrameSize = XSK_UMEM__DEFAULT_FRAME_SIZE;  // 4096
 constexpr uint64_t kFrameMask = ~uint64_t(kFrameSize - 1);
 constexpr uint32_t kFillSize = 4096;   // fill ring entries per UMEM
+// Frames kept in the fill ring to start with (Umem::fill_target): it grows, up to
+// kFillSize, whenever the kernel used up 3/4 of it before the next refill.
+constexpr uint32_t kFillStart = 256;
 constexpr uint32_t kCompSize = 4096;   // completion ring entries per UMEM
 constexpr uint32_t kRxSize = 4096;     // RX ring entries per socket
 constexpr uint32_t kTxSize = 2048;     // TX ring entries per socket
@@ -200,11 +203,22 @@ struct XdpBackend::Umem {
       if (o == slot + 1) o = 0;
     tx_inflight[slot] = 0;
   }
-  // Gives frames to the kernel for RX: `addrs` first, then the free list, as far as the
-  // fill ring has room; what does not fit goes to the free list. Caller holds mu.
+  // How many frames the fill ring holds. The kernel takes fill entries in order, so
+  // with all kFillSize of them in the ring every received frame (and its kernel-side
+  // buffer head) had not been touched for 4096 frames and was cold in the cache: the
+  // copy into it and the first reads of it missed. A shallow ring keeps the frames
+  // recycled through it warm; it deepens when traffic comes in bursts (refill found
+  // less than a quarter of it left), so that it never runs dry.
+  uint32_t fill_target = kFillStart;
+
+  // Gives frames to the kernel for RX: `addrs` (frames just released) first, then the
+  // most recently freed ones, up to fill_target frames in the ring; the rest goes to the
+  // free list. Caller holds mu.
   void refill_locked(const uint64_t* addrs, uint32_t n) {
-    uint32_t want = n + static_cast<uint32_t>(free.size());
-    uint32_t room = xsk_prod_nb_free(&fill, want);
+    const uint32_t in_ring = kFillSize - xsk_prod_nb_free(&fill, kFillSize);
+    if (n > 0 && in_ring < fill_target / 4 && fill_target < kFillSize) fill_target *= 2;
+    const uint32_t want = n + static_cast<uint32_t>(free.size());
+    uint32_t room = in_ring < fill_target ? fill_target - in_ring : 0;
     if (room > want) room = want;
     uint32_t idx = 0;
     if (room && xsk_ring_prod__reserve(&fill, room, &idx) == room) {

@@ -17,6 +17,8 @@ inline void count(Counter& c, uint64_t n) {
 #define MSH_PORT_COUNTERS(X)                                                          \
   X(rx_frames)          /* frames copied into the guest RX ring */                    \
   X(rx_bytes)                                                                         \
+  X(rx_batches)         /* data-loop turns that moved frames (rx_frames / rx_batches:  \
+                           the mean batch, see --rx-coalesce) */                      \
   X(rx_dropped_too_big) /* frame longer than the guest's slot_size */                 \
   X(rx_dropped_malformed) /* steered to the port, but parse_frame rejects it (XDP)  */ \
   X(tx_frames)          /* frames validated and accepted by the backend */            \

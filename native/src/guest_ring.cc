@@ -197,6 +197,7 @@ int Link::rx_to_guest(uint32_t port_id, const GuestMemory& m, uint32_t off, uint
   st32(m.data + off + kRingTail, tail);  // publish once per batch
   PortCounters& c = port->counters;
   count(c.rx_frames, tail - h.tail);
+  count(c.rx_batches, tail != h.tail ? 1 : 0);
   count(c.rx_bytes, bytes);
   count(c.rx_dropped_too_big, too_big);
   count(c.rx_dropped_malformed, malformed);

@@ -183,10 +183,12 @@ describe('errors a user will hit', () => {
     expect(await fails(['run', '--iface', 'nosuch0', stackPath('udp-echo'), '--tuple', 'udp:7'], /no such interface: nosuch0[\s\S]*interfaces here:/)).toBe(1);
   });
 
-  it('a bad --tuple, --backend or --gso', async () => {
+  it('a bad --tuple, --backend, --gso or --rx-coalesce', async () => {
     expect(await fails(['run', stackPath('udp-echo'), '--tuple', 'udp:7:8'], /bad --tuple 'udp:7:8'/)).toBe(2);
     expect(await fails(['run', '--backend', 'netmap', stackPath('udp-echo'), '--tuple', 'udp:7'], /--backend netmap: expected one of auto, xdp, packet, tap/)).toBe(2);
     expect(await fails(['run', '--gso', 'maybe', stackPath('udp-echo'), '--tuple', 'udp:7'], /--gso maybe: expected on or off/)).toBe(2);
+    expect(await fails(['run', stackPath('udp-echo'), '--tuple', 'udp:7', '--rx-coalesce', '-5'], /--rx-coalesce -5: expected microseconds from 0 \(off\) to 10000/)).toBe(2);
+    expect(await fails(['run', '--rx-coalesce', '10', stackPath('udp-echo'), '--tuple', 'udp:7'], /--rx-coalesce must follow the stack it applies to/)).toBe(2);
   });
 
   it('an address that is not the interface\'s', async () => {

@@ -34,6 +34,8 @@ run options (each applies to the stack named before it):
   --restart no|on-failure    (default no)
   --max-restarts N    restarts (with backoff) before on-failure gives up (default 5)
   --tx-rate PPS       transmit rate limit, frames per second (default unlimited)
+  --rx-coalesce US    under sustained load, pause this long after a small batch so the
+                      next one is larger (default 30; 0 = off)
 global run options:
   --iface IFNAME      interface (default: the one carrying the default route)
   --backend auto|xdp|packet|tap     packet I/O (default auto: the best that works here)

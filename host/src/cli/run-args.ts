@@ -18,6 +18,7 @@ export interface RunStackArgs {
   restart?: RestartPolicy;
   maxRestarts?: number;
   txRate?: number;
+  rxCoalesceUs?: number;
 }
 
 export interface RunArgs {
@@ -82,6 +83,13 @@ export function parseRunArgs(argv: string[]): RunArgs {
       case '--cpu-budget': need(flag).cpuBudgetMs = positiveNumber(flag, value(), 60_000); break;
       case '--mem-limit': need(flag).memLimitBytes = Math.floor(positiveNumber(flag, value(), 4095) * (1 << 20)); break;
       case '--tx-rate': need(flag).txRate = Math.floor(positiveNumber(flag, value(), 1e9)); break;
+      case '--rx-coalesce': {
+        const v = value();
+        const n = Number(v);
+        if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > 10_000) throw new UsageError(`--rx-coalesce ${v}: expected microseconds from 0 (off) to 10000`);
+        need(flag).rxCoalesceUs = n;
+        break;
+      }
       case '--max-restarts': need(flag).maxRestarts = Math.floor(positiveNumber(flag, value(), 1000)); break;
       case '--restart': {
         const r = value();

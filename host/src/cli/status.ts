@@ -54,7 +54,7 @@ function formatStatus(link: LinkStatus, stacks: StackStatus[]): string {
     if (s.reason) lines.push(`    ${s.state === 'running' ? 'last failure' : 'reason'}: ${s.reason}`);
     if (s.guestMessage && !s.reason.includes(s.guestMessage)) lines.push(`    stack said: ${s.guestMessage}`);
     lines.push(`    tuples: ${s.tuples.join(' ')}`);
-    lines.push(`    limits: cpu budget ${l.cpuBudgetMs} ms, memory ${l.memLimitMiB} MiB, tx rate ${l.txRate ? `${l.txRate}/s` : 'unlimited'}, restart ${l.restart}${l.restart === 'on-failure' ? ` (max ${l.maxRestarts})` : ''}`);
+    lines.push(`    limits: cpu budget ${l.cpuBudgetMs} ms, memory ${l.memLimitMiB} MiB, tx rate ${l.txRate ? `${l.txRate}/s` : 'unlimited'}, rx coalesce ${l.rxCoalesceUs ? `${l.rxCoalesceUs} us` : 'off'}, restart ${l.restart}${l.restart === 'on-failure' ? ` (max ${l.maxRestarts})` : ''}`);
     lines.push(`    counters: ${formatCounters(s.counters)}`);
   }
   return lines.join('\n');

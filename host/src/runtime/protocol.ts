@@ -19,6 +19,8 @@ export interface WorkerInit {
   staticNextHop?: Uint8Array;
   /** Max frames per second this stack may transmit (0: unlimited). */
   txRate: number;
+  /** Receive coalescing pause, microseconds (0: off); see stack-worker.ts. */
+  rxCoalesceUs: number;
   /** The thread starts at background priority (a restart): back to normal once running. */
   startsInBackground?: boolean;
 }

@@ -28,6 +28,8 @@ export interface StackSpec {
   restart?: RestartPolicy;
   maxRestarts?: number;
   txRate?: number;
+  /** Receive coalescing under sustained load, microseconds (0: off); see stack-worker.ts. */
+  rxCoalesceUs?: number;
   pcap?: string;
 }
 
@@ -37,6 +39,7 @@ export const DEFAULTS = {
   restart: 'no' as RestartPolicy,
   maxRestarts: 5,
   batch: 256,
+  rxCoalesceUs: 30,
 };
 
 /** What the supervisor needs from the link a stack runs on. */
@@ -61,7 +64,7 @@ export interface StackStatus {
   guestMessage?: string;
   restarts: number;
   tuples: string[];
-  limits: { cpuBudgetMs: number; memLimitMiB: number; txRate: number; restart: RestartPolicy; maxRestarts: number };
+  limits: { cpuBudgetMs: number; memLimitMiB: number; txRate: number; rxCoalesceUs: number; restart: RestartPolicy; maxRestarts: number };
   /** Since the stack was started (not restarted), ms. */
   uptimeMs: number;
   /** Native port counters (rx, tx, drops by reason) plus restarts, budget_overruns and spinning_calls. */
@@ -218,6 +221,7 @@ export class StackHost extends EventEmitter {
       batch: DEFAULTS.batch,
       staticNextHop: this.link.staticNextHop,
       txRate: handle.spec.txRate ?? 0,
+      rxCoalesceUs: handle.spec.rxCoalesceUs ?? DEFAULTS.rxCoalesceUs,
     };
     handle.tid = 0;
     handle.callProbe = null;
@@ -449,6 +453,7 @@ export class StackHost extends EventEmitter {
         cpuBudgetMs: h.spec.cpuBudgetMs ?? DEFAULTS.cpuBudgetMs,
         memLimitMiB: (h.spec.memLimitBytes ?? DEFAULTS.memLimitBytes) / (1 << 20),
         txRate: h.spec.txRate ?? 0,
+        rxCoalesceUs: h.spec.rxCoalesceUs ?? DEFAULTS.rxCoalesceUs,
         restart: h.spec.restart ?? DEFAULTS.restart,
         maxRestarts: h.spec.maxRestarts ?? DEFAULTS.maxRestarts,
       },

@@ -167,6 +167,7 @@ class Session extends TcpHandler {
 
   onClosed(c: TcpConnection, reason: CloseReason): void {
     this.server.removeSession(this);
+    c.recycle(); // neither this session nor the server touches c again
   }
 
   /** Writes what is pending, then answers buffered requests until blocked. */

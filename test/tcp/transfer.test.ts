@@ -94,6 +94,18 @@ describe("tcp transfer over a simulated link", () => {
     expect(failed).toEqual([]);
   });
 
+  it("recycled connection objects: reused on both sides, every transfer intact, reinit() as new", () => {
+    for (const seed of [31, 32, 33]) {
+      const { code, r, fails } = h.call("recycledConnections", seed);
+      expect(fails, `seed ${seed}`).toEqual([]);
+      expect(code).toBe(0);
+      expect(r.ok).toBe(144);
+    }
+    const { code, fails } = h.call("reinitMatchesFresh");
+    expect(fails).toEqual([]);
+    expect(code).toBe(0);
+  });
+
   it("300 concurrent connections with 1 % loss, buffers all returned", () => {
     const { code, r, fails } = h.call("manyConnections", 300);
     expect(fails).toEqual([]);

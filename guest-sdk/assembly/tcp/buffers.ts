@@ -56,6 +56,9 @@ export class SendBuffer {
 
   @inline get free(): u32 { return this.cap - this.len; }
 
+  /** As new (a recycled connection; the ring was detached when it was released). */
+  reset(): void { this.buf = 0; this.cap = 0; this.mask = 0; this.head = 0; this.len = 0; }
+
   /** Appends up to `n` bytes from `src`; returns how many fit. */
   write(src: usize, n: u32): u32 {
     const m = min(n, this.cap - this.len);
@@ -112,6 +115,12 @@ export class RecvBuffer {
     const b = this.buf;
     this.buf = 0; this.cap = 0; this.mask = 0; this.len = 0; this.nRanges = 0; this.recent = -1;
     return b;
+  }
+
+  /** As new, keeping the range tables if allocated (a recycled connection; detached ring). */
+  reset(): void {
+    this.buf = 0; this.cap = 0; this.mask = 0; this.head = 0; this.len = 0;
+    this.nRanges = 0; this.recent = -1; this.oooBytes = 0;
   }
 
   /** Space for data past RCV.NXT (in-order and out-of-order). */

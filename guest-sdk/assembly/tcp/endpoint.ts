@@ -57,6 +57,9 @@ export class TcpEndpoint {
 
   readonly listeners: Array<TcpListener> = new Array<TcpListener>();
 
+  /** Released connections the application gave back (TcpConnection.recycle), for reuse. */
+  private spare: Array<TcpConnection> = new Array<TcpConnection>();
+
   private twHead: TcpConnection | null = null;
   private twTail: TcpConnection | null = null;
   timeWaitCount: i32 = 0;
@@ -138,7 +141,7 @@ export class TcpEndpoint {
     } else if (this.lookup(tuple) !== null) {
       return null;
     }
-    const c = new TcpConnection(this);
+    const c = this.newConnection();
     c.tuple.copyFrom(tuple);
     c.linkAddr = linkAddr;
     if (!this.attachBuffers(c)) { this.stats.noResources++; return null; }
@@ -191,7 +194,7 @@ export class TcpEndpoint {
       else this.stats.synDropped++;
       return;
     }
-    const nc = new TcpConnection(this);
+    const nc = this.newConnection();
     nc.tuple.copyFrom(t);
     nc.linkAddr = linkAddr;
     nc.listener = l;
@@ -539,7 +542,7 @@ export class TcpEndpoint {
       wscale = ws != 0xf ? <i32>ws : -1; // the peer's shift, echoed back to us
       sackOk = (seg.tsEcr & 0x10) != 0;
     }
-    const c = new TcpConnection(this);
+    const c = this.newConnection();
     c.tuple.copyFrom(t);
     c.linkAddr = linkAddr;
     c.listener = l;
@@ -587,6 +590,24 @@ export class TcpEndpoint {
     c.inTable = false;
     this.count--;
     if (this.lastHit === c) this.lastHit = null;
+  }
+
+  /** A connection object: a recycled one made as new, else a new one. */
+  private newConnection(): TcpConnection {
+    if (this.spare.length == 0) return new TcpConnection(this);
+    const c = this.spare.pop();
+    c.reinit();
+    this.stats.connectionsReused++;
+    return c;
+  }
+
+  /**
+   * `c` is released and its application gave it back: keep it for newConnection. Not
+   * while an endpoint list still links it (its next poll unlinks it; it is collected).
+   */
+  recycleConnection(c: TcpConnection): void {
+    if (c.inEventList || c.inDirtyList || c.inTable || c.inTwList || c.heapIndex >= 0) return;
+    if (this.spare.length < this.config.maxConnections) this.spare.push(c);
   }
 
   /** Makes sure one more connection fits, recycling the oldest TIME-WAIT if needed. */

@@ -21,6 +21,12 @@ export class RttEstimator {
     this.rto = initialRto;
   }
 
+  /** As new (a recycled connection). */
+  reset(minRto: u64, maxRto: u64, initialRto: u64): void {
+    this.srtt = 0; this.rttvar = 0; this.backoff = 0; this.hasSample = false; this.latest = 0;
+    this.minRto = minRto; this.maxRto = maxRto; this.rto = initialRto;
+  }
+
   /** Takes one RTT measurement `r` (ns). */
   sample(r: u64): void {
     if (r == 0) r = 1;

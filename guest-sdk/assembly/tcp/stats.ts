@@ -40,6 +40,8 @@ export class TcpStats {
   noResources: u64 = 0;
   timeWaitRecycled: u64 = 0;
   timeWaitReopened: u64 = 0;
+  /** Connection objects reused (TcpConnection.recycle) instead of allocated. */
+  connectionsReused: u64 = 0;
   finWait2Timeouts: u64 = 0;
   /** The sink refused a segment (TX ring full, next hop unknown). */
   txBlocked: u64 = 0;
@@ -57,6 +59,7 @@ export class TcpStats {
       " rst_in=" + this.rstIn.toString() + " rst_out=" + this.rstOut.toString() +
       " ooo=" + this.oooSegs.toString() + " ooo_dropped=" + this.oooDropped.toString() +
       " no_resources=" + this.noResources.toString() + " accept_overflow=" + this.acceptOverflow.toString() +
-      " tw_recycled=" + this.timeWaitRecycled.toString() + " tx_blocked=" + this.txBlocked.toString();
+      " tw_recycled=" + this.timeWaitRecycled.toString() + " tx_blocked=" + this.txBlocked.toString() +
+      " reused=" + this.connectionsReused.toString();
   }
 }

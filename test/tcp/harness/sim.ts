@@ -11,6 +11,7 @@ import {
   TcpEndpoint, TcpConfig, TcpNetIf, FrameTx, TcpTuple, TcpConnection, TcpHandler,
   TcpListener, TcpListenHandler, TcpState, CloseReason, SegmentSink, TcpSegment,
   TCP_SYN, TCP_ACK, TCP_RST, TCP_FIN, TCP_PSH, newCubic, newFixedWindow, stateName,
+  SendBuffer, RecvBuffer, RttEstimator,
 } from "../../../guest-sdk/assembly/tcp/index";
 
 // @ts-ignore: decorator
@@ -246,6 +247,8 @@ class StreamApp extends TcpHandler {
   readPaused: bool = false;
   /** Close as soon as everything is sent (otherwise the test closes). */
   autoClose: bool = true;
+  /** Give the connection back (TcpConnection.recycle) when it is reported closed. */
+  recycleOnClose: bool = false;
   /** Check every received byte against the pattern (off for speed measurements). */
   verify: bool = true;
   conn: TcpConnection | null = null;
@@ -256,7 +259,11 @@ class StreamApp extends TcpHandler {
   onConnected(c: TcpConnection): void { this.connected = true; this.conn = c; this.pump(c); }
   onWritable(c: TcpConnection): void { this.pump(c); }
   onReadable(c: TcpConnection): void { this.drain(c); }
-  onClosed(c: TcpConnection, r: CloseReason): void { this.closed = true; this.reason = r; }
+  onClosed(c: TcpConnection, r: CloseReason): void {
+    this.closed = true;
+    this.reason = r;
+    if (this.recycleOnClose) { this.conn = null; c.recycle(); }
+  }
 
   pump(c: TcpConnection): void {
     while (this.sent < this.toSend) {
@@ -1199,6 +1206,134 @@ class Multi extends TcpListenHandler {
     a.pump(c);
     return a;
   }
+}
+
+/** Server side of recycledConnections: like Multi, and each app recycles its connection. */
+class RecyclingMulti extends TcpListenHandler {
+  apps: Array<StreamApp> = new Array<StreamApp>();
+  onAccept(l: TcpListener, c: TcpConnection): TcpHandler | null {
+    const a = new StreamApp();
+    a.toSend = 5000;
+    a.recycleOnClose = true;
+    a.conn = c;
+    this.apps.push(a);
+    a.pump(c);
+    return a;
+  }
+}
+
+/**
+ * Connection objects given back with recycle() are reused: waves of connections with
+ * 2 % loss, both sides recycling, a server table of 8 (TIME-WAIT is recycled to make
+ * room) and TIME-WAIT expiring between some waves. Every transfer must be intact and
+ * objects must actually have been reused on both sides.
+ */
+export function recycledConnections(seed: u32): i32 {
+  failures = 0;
+  simNow = 1 * SEC;
+  makePattern(seed);
+  const w = new World(seed, FLAG_SMALL_BUF);
+  w.link.lossPpm = 20_000;
+  w.b.config.maxConnections = 8;
+  const server = new RecyclingMulti();
+  w.b.listen(80, 64, server);
+  let ok = 0, total = 0;
+  for (let wave: u32 = 0; wave < 12; wave++) {
+    const clients = new Array<StreamApp>();
+    for (let i: u32 = 0; i < 6; i++) {
+      const a = new StreamApp();
+      a.toSend = 3000;
+      a.recycleOnClose = true;
+      clients.push(a);
+      a.conn = w.a.connect(w.tupleAB(<u16>(20000 + wave * 8 + i), 80), a, simNow, MAC_B);
+      check(a.conn !== null, "connect");
+    }
+    const first = server.apps.length;
+    const limit = simNow + 300 * SEC;
+    while (simNow < limit) {
+      w.step();
+      let done = server.apps.length == first + 6;
+      for (let i = 0; i < clients.length && done; i++) if (!clients[i].closed) done = false;
+      for (let i = first; i < server.apps.length && done; i++) if (!server.apps[i].closed) done = false;
+      if (done) break;
+      if (!w.advance(limit)) break;
+    }
+    for (let i = 0; i < clients.length; i++) {
+      total++;
+      if (clients[i].received == 5000 && clients[i].mismatches == 0 && clients[i].eof) ok++;
+    }
+    for (let i = first; i < server.apps.length; i++) {
+      total++;
+      if (server.apps[i].received == 3000 && server.apps[i].mismatches == 0 && server.apps[i].eof) ok++;
+    }
+    // Every third wave waits for TIME-WAIT (2 s here) to end; the others start at once.
+    const pause = wave % 3 == 2 ? 3 * SEC : 10 * MS;
+    const end = simNow + pause;
+    while (simNow < end) { w.step(); if (!w.advance(end)) break; }
+  }
+  report("ok", <f64>ok);
+  report("total", <f64>total);
+  report("reusedA", <f64>w.a.stats.connectionsReused);
+  report("reusedB", <f64>w.b.stats.connectionsReused);
+  check(ok == total && total == 144, "every transfer intact");
+  check(w.a.stats.connectionsReused > 20 && w.b.stats.connectionsReused > 20, "objects reused on both sides");
+  return failures;
+}
+
+/** Bytes of `n` at `a` and `b` equal outside the `skip` ranges (field offset, 4 bytes each). */
+function sameFields(a: usize, b: usize, n: usize, skip: StaticArray<usize>, what: string): void {
+  for (let off: usize = 0; off < n; off++) {
+    let skipped = false;
+    for (let k = 0; k < skip.length; k++) if (off >= skip[k] && off < skip[k] + sizeof<usize>()) skipped = true;
+    if (!skipped && load<u8>(a + off) != load<u8>(b + off)) {
+      check(false, what + ": byte " + off.toString() + " differs from a new object's");
+      return;
+    }
+  }
+}
+
+/**
+ * TcpConnection.reinit() leaves a used object exactly as a new one: a connection that
+ * went through a lossy transfer (SACK, retransmissions, out-of-order data, RTT samples)
+ * and TIME-WAIT is compared with a fresh object, every field but the references to its
+ * own parts (whose contents are compared the same way).
+ */
+export function reinitMatchesFresh(): i32 {
+  failures = 0;
+  simNow = 1 * SEC;
+  makePattern(21);
+  const w = new World(21, 0);
+  w.link.lossPpm = 30_000;
+  w.link.reorderPpm = 30_000;
+  const appB = new StreamApp();
+  appB.toSend = 200_000;
+  w.b.listen(80, 8, new Acceptor(appB));
+  const appA = new StreamApp();
+  appA.toSend = 300_000;
+  const used = w.a.connect(w.tupleAB(30000, 80), appA, simNow, MAC_B)!;
+  const limit = simNow + 600 * SEC;
+  while (simNow < limit && !(appA.closed && appB.closed)) { w.step(); if (!w.advance(limit)) break; }
+  const end = simNow + 5 * SEC; // past TIME-WAIT
+  while (simNow < end) { w.step(); if (!w.advance(end)) break; }
+  check(used.state == TcpState.CLOSED && appA.received == 200_000 && appB.received == 300_000, "transfer done, closed");
+  check(used.segsRetransmitted > 0 && used.rx.oooBytes > 0, "the connection saw loss and reordering");
+  used.reinit();
+  const fresh = new TcpConnection(w.a);
+  const refs: StaticArray<usize> = [
+    offsetof<TcpConnection>("ep"), offsetof<TcpConnection>("tuple"), offsetof<TcpConnection>("tx"),
+    offsetof<TcpConnection>("rx"), offsetof<TcpConnection>("sackedStart"), offsetof<TcpConnection>("sackedEnd"),
+    offsetof<TcpConnection>("rtxLogSeq"), offsetof<TcpConnection>("rtxLogMark"), offsetof<TcpConnection>("rtt"),
+    offsetof<TcpConnection>("cc"),
+  ];
+  sameFields(changetype<usize>(used), changetype<usize>(fresh), offsetof<TcpConnection>(), refs, "TcpConnection");
+  check(used.listener === null && used.handler === null && used.eventNext === null && used.hashNext === null &&
+    used.dirtyNext === null && used.twPrev === null && used.twNext === null, "links cleared");
+  sameFields(changetype<usize>(used.tx), changetype<usize>(fresh.tx), offsetof<SendBuffer>(), [], "SendBuffer");
+  sameFields(changetype<usize>(used.rx), changetype<usize>(fresh.rx), offsetof<RecvBuffer>(),
+    [offsetof<RecvBuffer>("rStart"), offsetof<RecvBuffer>("rEnd")], "RecvBuffer");
+  sameFields(changetype<usize>(used.rtt), changetype<usize>(fresh.rtt), offsetof<RttEstimator>(), [], "RttEstimator");
+  check(used.cc !== fresh.cc && used.cc.cwnd == fresh.cc.cwnd && used.cc.ssthresh == fresh.cc.ssthresh, "fresh congestion control");
+  return failures;
 }
 
 /** A memory probe for long runs: pool and table are empty when every connection is gone. */

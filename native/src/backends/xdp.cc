@@ -208,7 +208,8 @@ struct XdpBackend::Umem {
   // buffer head) had not been touched for 4096 frames and was cold in the cache: the
   // copy into it and the first reads of it missed. A shallow ring keeps the frames
   // recycled through it warm; it deepens when traffic comes in bursts (refill found
-  // less than a quarter of it left), so that it never runs dry.
+  // less than a quarter of it left), so that it seldom runs dry (when it does, the
+  // kernel drops the frame and counts it: xsk_fill_ring_empty in msh status --link).
   uint32_t fill_target = kFillStart;
 
   // Gives frames to the kernel for RX: `addrs` (frames just released) first, then the

@@ -24,12 +24,15 @@ const MAX_WAIT_MS = 50;
 // sustained load a worker that takes frames the moment they arrive turns over in small
 // batches (one or two requests' frames each), and on a small machine that fixed cost is
 // CPU the peers and the kernel's packet processing could have had. So, when a turn
-// found fewer than COALESCE_BELOW frames and the turn before it had found frames too,
-// the worker pauses rxCoalesceUs (plus the kernel's timer slack) before the next turn:
-// the frames that come meanwhile make one larger batch. A lone request (the worker was
-// asleep waiting for it) is answered at once and adds no pause; a stop request ends a
+// found at least 2 but fewer than COALESCE_BELOW frames and the turn before it had found
+// frames too, the worker pauses rxCoalesceUs (plus the kernel's timer slack) before the
+// next turn: the frames that come meanwhile make one larger batch. A pause must pay: if
+// the turn after one finds fewer than COALESCE_GAIN frames, the next pause waits for a
+// new run of busy turns. So a lone exchange, or a peer that waits for each answer
+// before it sends again (one frame per turn), is never held up; a stop request ends a
 // pause at once. Measured in BENCHMARKS.md (http, 1 KiB).
 const COALESCE_BELOW = 16;
+const COALESCE_GAIN = 4;
 
 let logBudget = { windowStart: 0, count: 0, dropped: 0 };
 const neighbours = new NeighbourCache(init.link.name, init.staticNextHop);
@@ -149,6 +152,7 @@ function main(): void {
   let owed = 0n; // busy polling: ns of waiting owed for the time the polls took
   const coalesceMs = init.rxCoalesceUs / 1000;
   let streak = false; // the last turn took frames (without sleeping for them)
+  let paused = false; // the last turn ended with a coalescing pause
   const flushTx = (now: bigint) => {
     const mem = stack.memory.buffer;
     const sent = native.txFromGuest(linkId, portId, mem, layout.txRing);
@@ -189,13 +193,16 @@ function main(): void {
         } else {
           owed = 0n;
           if (background) setBackground(false);
-          if (coalesceMs > 0 && streak && n > 0 && n < COALESCE_BELOW) Atomics.wait(ctrl, CTRL_STOP, 0, coalesceMs);
+          const paid: boolean = !paused || n >= COALESCE_GAIN;
+          paused = coalesceMs > 0 && streak && paid && n >= 2 && n < COALESCE_BELOW;
+          if (paused) Atomics.wait(ctrl, CTRL_STOP, 0, coalesceMs);
+          streak = n > 0 && paid;
         }
-        streak = n > 0;
         continue;
       }
       busyPolls = 0;
       streak = false;
+      paused = false;
       if (background) setBackground(false);
       const until = txHeld ? txRetryAt : deadline;
       const waitMs = until === 0n ? MAX_WAIT_MS : Math.min(MAX_WAIT_MS, Math.max(0, Math.ceil(Number(until - now) / 1e6)));

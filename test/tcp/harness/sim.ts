@@ -1195,26 +1195,15 @@ export function delayedAcks(): i32 {
   return failures;
 }
 
-/** Server side of manyConnections: a fresh StreamApp per accepted connection. */
+/** Server side of manyConnections (and recycledConnections): a fresh StreamApp per accepted connection. */
 class Multi extends TcpListenHandler {
   apps: Array<StreamApp> = new Array<StreamApp>();
+  /** Each app gives its connection back when it is closed (TcpConnection.recycle). */
+  recycle: bool = false;
   onAccept(l: TcpListener, c: TcpConnection): TcpHandler | null {
     const a = new StreamApp();
     a.toSend = 5000;
-    a.conn = c;
-    this.apps.push(a);
-    a.pump(c);
-    return a;
-  }
-}
-
-/** Server side of recycledConnections: like Multi, and each app recycles its connection. */
-class RecyclingMulti extends TcpListenHandler {
-  apps: Array<StreamApp> = new Array<StreamApp>();
-  onAccept(l: TcpListener, c: TcpConnection): TcpHandler | null {
-    const a = new StreamApp();
-    a.toSend = 5000;
-    a.recycleOnClose = true;
+    a.recycleOnClose = this.recycle;
     a.conn = c;
     this.apps.push(a);
     a.pump(c);
@@ -1235,7 +1224,8 @@ export function recycledConnections(seed: u32): i32 {
   const w = new World(seed, FLAG_SMALL_BUF);
   w.link.lossPpm = 20_000;
   w.b.config.maxConnections = 8;
-  const server = new RecyclingMulti();
+  const server = new Multi();
+  server.recycle = true;
   w.b.listen(80, 64, server);
   let ok = 0, total = 0;
   for (let wave: u32 = 0; wave < 12; wave++) {

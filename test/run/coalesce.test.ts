@@ -3,11 +3,11 @@
 // request) the worker takes frames in larger batches than with coalescing off, and a
 // peer that sends one request at a time is not delayed by it, even with a pause far
 // longer than the exchange itself.
-import { describe, it, expect, afterEach } from 'vitest';
-import { createPair, destroyPair, nsExec, type NsPair } from '../../host/src/netns.js';
+import { describe, it, expect } from 'vitest';
+import { nsExec, type NsPair } from '../../host/src/netns.js';
 import { stackComponent, stackPath } from '../helpers/stacks.js';
 import { parseWrk } from '../helpers/http.js';
-import { MshProcess, stackStatus } from './msh-process.js';
+import { mshOnPairPerTest, stackStatus } from './msh-process.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -33,22 +33,13 @@ print(round(rtts[len(rtts) // 2]))
 // Needs root (network namespaces, veth, AF_XDP): CI and this machine run as root, so it
 // runs there; without root it is skipped, not failed.
 describe.skipIf(!isRoot)('--rx-coalesce', () => {
-  let p: NsPair | null = null;
-  let msh: MshProcess | null = null;
-
-  afterEach(async () => {
-    await msh?.stop();
-    msh = null;
-    if (p) destroyPair(p);
-    p = null;
-  });
+  const run = mshOnPairPerTest();
 
   async function start(stack: string, tuple: string, coalesceUs: number, extra: string[] = []): Promise<NsPair> {
     await stackComponent(stack);
-    const pair = (p = createPair('mshco', 87));
-    msh = MshProcess.start(pair.nsA, ['run', '--iface', pair.ifA, stackPath(stack), '--tuple', tuple, '--rx-coalesce', String(coalesceUs), ...extra]);
-    await msh.waitFor(new RegExp(`\\[${stack}\\] running`), 30_000);
-    return pair;
+    const { p } = await run.start('mshco', 87, (pair) => ['run', '--iface', pair.ifA, stackPath(stack), '--tuple', tuple,
+      '--rx-coalesce', String(coalesceUs), ...extra], new RegExp(`\\[${stack}\\] running`));
+    return p;
   }
 
   /** Mean frames per data-loop turn while wrk runs 3 s (new connection per request). */
@@ -60,10 +51,7 @@ describe.skipIf(!isRoot)('--rx-coalesce', () => {
     const c1 = stackStatus(pair, 'http-server').counters;
     expect(w.requests).toBeGreaterThan(1000);
     expect(w.socketErrors, JSON.stringify(w)).toBeNull(); // wrk prints no "Socket errors" line
-    await msh!.stop();
-    msh = null;
-    destroyPair(pair);
-    p = null;
+    await run.release();
     return (c1.rx_frames - c0.rx_frames) / (c1.rx_batches - c0.rx_batches);
   }
 

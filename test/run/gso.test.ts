@@ -4,12 +4,12 @@
 // veth must have received fewer packets than echoes (the GSO packets arrived whole); and
 // with `--gso off` the same traffic goes frame by frame. TCP over GSO is covered by the
 // curl/wrk tests (test/tcp/curl-wrk.test.ts checks its GSO counters).
-import { describe, it, expect, afterEach } from 'vitest';
+import { describe, it, expect } from 'vitest';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createPair, destroyPair, nsExec, type NsPair } from '../../host/src/netns.js';
+import { nsExec, type NsPair } from '../../host/src/netns.js';
 import { stackComponent, stackPath } from '../helpers/stacks.js';
-import { MshProcess, stackStatus, udpRequest } from './msh-process.js';
+import { mshOnPairPerTest, stackStatus, udpRequest } from './msh-process.js';
 
 const isRoot = process.getuid?.() === 0;
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -19,15 +19,7 @@ interface PeerResult { sent: number; echoed: number; corrupt: number; lost: numb
 // Needs root (network namespaces, veth, AF_XDP): CI and this machine run as root, so it
 // runs there; without root it is skipped, not failed.
 describe.skipIf(!isRoot)('GSO: udp-echo answers bursts as GSO packets', () => {
-  let p: NsPair | null = null;
-  let msh: MshProcess | null = null;
-
-  afterEach(async () => {
-    await msh?.stop();
-    msh = null;
-    if (p) destroyPair(p);
-    p = null;
-  });
+  const fixture = mshOnPairPerTest();
 
   const counters = (pair: NsPair): Record<string, number> => stackStatus(pair, 'udp-echo').counters;
   const peerRxPackets = (pair: NsPair): number =>
@@ -35,9 +27,8 @@ describe.skipIf(!isRoot)('GSO: udp-echo answers bursts as GSO packets', () => {
 
   async function run(gso: 'on' | 'off', backend = 'xdp') {
     await stackComponent('udp-echo');
-    p = createPair('mshg', 86);
-    msh = MshProcess.start(p.nsA, ['run', '--iface', p.ifA, '--backend', backend, '--gso', gso, stackPath('udp-echo'), '--tuple', 'udp:7']);
-    await msh.waitFor(/\[udp-echo\] running/);
+    const { p, msh } = await fixture.start('mshg', 86, (pair) => ['run', '--iface', pair.ifA, '--backend', backend, '--gso', gso,
+      stackPath('udp-echo'), '--tuple', 'udp:7'], /\[udp-echo\] running/);
     expect(msh.output).toContain(`GSO ${gso}`);
     expect(udpRequest(p.nsB, p.ipA, 7, 'warm').out).toBe('warm');
     const before = counters(p);

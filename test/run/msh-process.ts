@@ -1,8 +1,9 @@
 // Runs `msh run` the way a user does (the CLI, as a separate process, inside a namespace)
 // and waits for what it prints.
 import { ChildProcess } from 'node:child_process';
+import { afterEach } from 'vitest';
 import path from 'node:path';
-import { nsSpawn, nsExec, type NsPair } from '../../host/src/netns.js';
+import { createPair, destroyPair, nsSpawn, nsExec, type NsPair } from '../../host/src/netns.js';
 import type { StackStatus } from '../../host/src/runtime/stack-host.js';
 import { REPO_ROOT } from '../../host/src/paths.js';
 
@@ -72,4 +73,30 @@ export function stackStatus(p: NsPair, name: string): StackStatus {
 export function linkCounters(p: NsPair): Record<string, number> {
   const out = nsExec(p.nsA, process.execPath, [MSH, 'status', '--iface', p.ifA, '--link', '--json'], { timeoutMs: 15_000 });
   return (JSON.parse(out.trim().split('\n').pop()!) as { counters: Record<string, number> }).counters;
+}
+
+/**
+ * For suites that run one `msh run` per test on a fresh namespace pair: start() makes the
+ * pair, starts msh in namespace A and waits for `ready`; release() stops msh and removes
+ * the pair. Registered to run after each test, so nothing is left behind on failure.
+ */
+export function mshOnPairPerTest() {
+  const f = {
+    pair: null as NsPair | null,
+    msh: null as MshProcess | null,
+    async start(prefix: string, subnet: number, args: (p: NsPair) => string[], ready: RegExp): Promise<{ p: NsPair; msh: MshProcess }> {
+      const p = (f.pair = createPair(prefix, subnet));
+      const msh = (f.msh = MshProcess.start(p.nsA, args(p)));
+      await msh.waitFor(ready, 30_000);
+      return { p, msh };
+    },
+    async release(): Promise<void> {
+      await f.msh?.stop();
+      f.msh = null;
+      if (f.pair) destroyPair(f.pair);
+      f.pair = null;
+    },
+  };
+  afterEach(() => f.release());
+  return f;
 }
